@@ -1,0 +1,164 @@
+"""Path MTU probe: binary search with don't-fragment ICMP echoes.
+
+Sizes are whole IPv4 packet sizes (IP header + ICMP header + payload), the
+unit interface MTUs are configured in. The socket uses IP_PMTUDISC_PROBE: DF
+is set on every packet and the kernel's cached path MTU is ignored, so each
+run measures the path again instead of trusting what an earlier ICMP taught
+the kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from typing import Any
+
+from ._base import ProbeUsageError, check_ip, check_timeout, errno_reason, finish, new_result
+from .tcp import ICMP_DEST_UNREACH, IcmpPinger
+
+MIN_SIZE = 68
+
+
+def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
+             probe_timeout: float | None = None, attempts: int = 2) -> dict[str, Any]:
+    """Find the largest DF ICMP echo (IP packet size) that gets an echo reply.
+
+    Fields: ``mtu`` (largest working size), ``icmp_frag_needed`` (an ICMP
+    type 3 code 4 came back for a larger size), ``next_hop_mtu`` (the smallest
+    MTU such an ICMP reported), ``blackhole`` (larger packets vanished with no
+    ICMP at all: PMTU discovery is broken on this path), ``local_mtu`` (the
+    local route/interface MTU when larger sizes could not even be sent),
+    ``tried`` ({size: outcome}). ok is False on a blackhole or when nothing
+    answers. Needs a raw socket (CAP_NET_RAW); IPv4 only.
+    """
+    timeout = check_timeout(timeout)
+    addr = check_ip(ip)
+    if addr.version != 4:
+        raise ProbeUsageError("path_mtu supports IPv4 destinations only")
+    try:
+        lo, hi = int(lo), int(hi)
+    except (TypeError, ValueError):
+        raise ProbeUsageError("lo and hi must be integers") from None
+    if not MIN_SIZE <= lo <= hi <= 65535:
+        raise ProbeUsageError(f"need {MIN_SIZE} <= lo <= hi <= 65535, got lo={lo} hi={hi}")
+    if probe_timeout is None:
+        probe_timeout = min(1.0, max(0.2, timeout / 15))
+    probe_timeout = check_timeout(probe_timeout, "probe_timeout")
+    if not 1 <= int(attempts) <= 5:
+        raise ProbeUsageError("attempts must be between 1 and 5")
+    attempts = int(attempts)
+
+    res = new_result("mtu", ip=str(addr), mtu=None, blackhole=None, icmp_frag_needed=False,
+                     next_hop_mtu=None, local_mtu=None, lo=lo, hi=hi, tried={}, icmp_errors=[])
+    started = time.monotonic()
+    deadline = started + timeout
+    try:
+        pinger = IcmpPinger(addr, df=True, raw_only=True)
+    except OSError as exc:
+        return finish(res, started, False, f"cannot open a raw ICMP socket: {errno_reason(exc)} "
+                      "(the mtu probe needs CAP_NET_RAW)")
+
+    seq_box = [0]
+    frag_mtus: list[int] = []
+    silent: list[int] = []
+
+    def probe(size: int) -> str:
+        """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size."""
+        outcome = "silent"
+        for _ in range(attempts):
+            if time.monotonic() >= deadline:
+                return "timeout"
+            seq_box[0] += 1
+            seq = seq_box[0]
+            try:
+                pinger.send(seq, ip_size=size)
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:
+                    res["local_mtu"] = pinger.local_mtu()
+                    outcome = "local"
+                    break
+                res["tried"][str(size)] = f"send error: {errno_reason(exc)}"
+                return "error"
+            until = min(deadline, time.monotonic() + probe_timeout)
+            while outcome == "silent":
+                events = pinger.recv(until)
+                if not events:
+                    break
+                for ev in events:
+                    if ev[1] != seq:
+                        continue
+                    if ev[0] == "reply":
+                        outcome = "ok"
+                    elif ev[3] == ICMP_DEST_UNREACH and ev[4] == 4:
+                        outcome = "frag"
+                        if ev[5]:
+                            frag_mtus.append(ev[5])
+                    else:
+                        outcome = "error"
+                        text = pinger.describe_error(ev)
+                        if text not in res["icmp_errors"]:
+                            res["icmp_errors"].append(text)
+            if outcome != "silent":
+                break
+        res["tried"][str(size)] = outcome
+        if outcome == "silent":
+            silent.append(size)
+        return outcome
+
+    with pinger:
+        good = None
+        bad = None  # smallest size known not to work
+        first = probe(lo)
+        if first == "ok":
+            good = lo
+            if hi > good:
+                r = probe(hi)
+                if r == "ok":
+                    good = hi
+                elif r != "timeout":
+                    bad = hi
+        elif first != "timeout" and lo > 84 and probe(84) == "ok":
+            # The path MTU may be below lo: search between a plain-sized echo and lo.
+            good, bad = 84, lo
+        if good is None:
+            errs = f" ({res['icmp_errors'][0]})" if res["icmp_errors"] else ""
+            return finish(res, started, False,
+                          f"no ICMP echo reply from {addr} even for {min(lo, 84)}-byte packets{errs}: "
+                          "host unreachable or ICMP echo blocked, cannot measure the path MTU")
+        while bad is not None and bad - good > 1 and time.monotonic() < deadline:
+            hint = None
+            if res["local_mtu"] and good < res["local_mtu"] < bad:
+                hint = res["local_mtu"]
+            for m in sorted(set(frag_mtus)):
+                if good < m < bad:
+                    hint = m
+                    break
+                if m == good and m + 1 < bad:
+                    hint = m + 1  # confirm the reported next-hop MTU is the limit
+                    break
+            mid = hint if hint is not None else (good + bad) // 2
+            if hint is not None and str(mid) in res["tried"]:
+                mid = (good + bad) // 2
+            r = probe(mid)
+            if r == "ok":
+                good = mid
+            elif r == "timeout":
+                break
+            else:
+                bad = mid
+    res["mtu"] = good
+    if frag_mtus:
+        res["icmp_frag_needed"] = True
+        res["next_hop_mtu"] = min(frag_mtus)
+    larger_silent = [s for s in silent if s > good]
+    res["blackhole"] = bool(larger_silent) and not frag_mtus
+    complete = bad is None or bad - good <= 1
+    if res["blackhole"]:
+        return finish(res, started, False,
+                      f"packets larger than {good} bytes to {addr} vanish without an ICMP "
+                      "fragmentation-needed reply (PMTU blackhole): lower the MTU or allow ICMP type 3 code 4")
+    if not complete:
+        return finish(res, started, False,
+                      f"path MTU search to {addr} not finished within {timeout}s "
+                      f"(works at {good}, fails at {bad})")
+    return finish(res, started, True, "")
