@@ -1,4 +1,4 @@
-"""Label and field selectors, parsed and matched the way kube-apiserver does.
+r"""Label and field selectors, parsed and matched the way kube-apiserver does.
 
 Label selectors follow ``k8s.io/apimachinery/pkg/labels``: comma-joined
 requirements, each one of ``key=value``, ``key==value``, ``key!=value``,

@@ -43,12 +43,12 @@ class ApiError(Exception):
         self.details = details or {}
 
     def status(self) -> dict:
-        """The ``Status`` object kube-apiserver would send."""
+        """Return the ``Status`` object kube-apiserver would send."""
         return status_object(self.code, self.reason, self.message, self.details)
 
 
 def status_object(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    """A kube-style ``Status`` (failure) object; empty fields of ``details`` are left out."""
+    """Build a kube-style ``Status`` (failure) object; empty fields of ``details`` are left out."""
     body: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -65,7 +65,7 @@ def status_object(code: int, reason: str, message: str, details: dict | None = N
 
 
 def now_rfc3339() -> str:
-    """Current UTC time, second precision, as the apiserver formats timestamps."""
+    """Return the current UTC time, second precision, as the apiserver formats timestamps."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -222,7 +222,7 @@ class Registry:
             versions.sort(key=version_priority)
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
-        """The resource type served at ``group/version/plural``, if any."""
+        """Return the resource type served at ``group/version/plural``, if any."""
         return self.by_gvr.get((group, version, plural))
 
     def resources(self, group: str, version: str) -> list[ResourceType]:
@@ -431,12 +431,12 @@ class ObjectStore:
             return ("update" if old else "create"), copy.deepcopy(obj)
 
     def get(self, group: str, kind: str, namespace: str | None, name: str) -> dict | None:
-        """The stored object (not a copy) or None."""
+        """Return the stored object (not a copy) or None."""
         with self.lock:
             return self._objects.get((group, kind, namespace or "", name))
 
     def list(self, group: str | None = None, kind: str | None = None, namespace: str | None = None) -> list[dict]:
-        """Stored objects (not copies) matching the filters, sorted by (namespace, name)."""
+        """Return stored objects (not copies) matching the filters, sorted by (namespace, name)."""
         with self.lock:
             items = [
                 (k, o)
@@ -584,7 +584,7 @@ class ObjectStore:
 
 
 def not_found(rt: ResourceType, name: str) -> ApiError:
-    """The 404 kube-apiserver sends for a missing object."""
+    """Build the 404 kube-apiserver sends for a missing object."""
     return ApiError(
         404, "NotFound", f'{rt.group_resource} "{name}" not found',
         {"name": name, "group": rt.group, "kind": rt.plural},
