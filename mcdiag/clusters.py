@@ -39,8 +39,8 @@ class ClusterSpec:
 
     @property
     def label(self) -> str:
-        """How to name this cluster in an error before it has a name."""
-        return self.name or self.context or self.kubeconfig or "default kubeconfig"
+        """How to name this cluster in an error before it has a name: `` (cluster east)`` or nothing."""
+        return f" (cluster {self.name})" if self.name else ""
 
 
 def parse_cluster_option(value: str) -> ClusterSpec:
@@ -72,21 +72,21 @@ def _read_kubeconfig(paths: list[Path], label: str) -> dict[str, Any]:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UsageError(f"kubeconfig {path} for {label}: file not found") from None
+            raise UsageError(f"kubeconfig {path}{label}: file not found") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"kubeconfig {path} for {label}: cannot read it ({exc.__class__.__name__})") from None
+            raise UsageError(f"kubeconfig {path}{label}: cannot read it ({exc.__class__.__name__})") from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
-            raise UsageError(f"kubeconfig {path} for {label}: not valid YAML{where}") from None
+            raise UsageError(f"kubeconfig {path}{label}: not valid YAML{where}") from None
         if not isinstance(data, dict) or not isinstance(data.get("contexts") or [], list):
-            raise UsageError(f"kubeconfig {path} for {label}: not a kubeconfig (no contexts list)")
+            raise UsageError(f"kubeconfig {path}{label}: not a kubeconfig (no contexts list)")
         for section in ("clusters", "contexts", "users"):
             for entry in data.get(section) or []:
                 if not isinstance(entry, dict) or "name" not in entry:
-                    raise UsageError(f"kubeconfig {path} for {label}: malformed entry in {section}")
+                    raise UsageError(f"kubeconfig {path}{label}: malformed entry in {section}")
                 if entry["name"] not in seen[section]:
                     seen[section].add(entry["name"])
                     merged[section].append(entry)
@@ -107,7 +107,7 @@ def load_cluster(spec: ClusterSpec, request_timeout: float) -> LiveSource:
     contexts = {c["name"]: c for c in data["contexts"]}
     context = spec.context or data.get("current-context")
     if not context:
-        raise UsageError(f"kubeconfig {paths[0]} has no current-context; pass a context for {spec.label}")
+        raise UsageError(f"kubeconfig {paths[0]} has no current-context; pass --context{spec.label}")
     if context not in contexts:
         known = ", ".join(sorted(contexts)) or "none"
         raise UsageError(f"context {context!r} not found in kubeconfig {paths[0]} (contexts: {known})")
@@ -146,22 +146,44 @@ class LiveSource:
         self.server = server
         self.timeout = request_timeout
 
-    def get(self, path: str, query: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
-        """GET ``path`` and decode JSON; every failure becomes :class:`ResourceUnavailable`."""
+    def request(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = ""
+    ) -> dict[str, Any]:
+        """One API request through the official client; every failure becomes :class:`ResourceUnavailable`."""
         from kubernetes.client.exceptions import ApiException
 
-        what = what or f"GET {path}"
+        what = what or f"{method} {path}"
+        timeout = (min(self.timeout, 5.0), self.timeout)
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            resp = self.api.call_api(
-                path,
-                "GET",
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(min(self.timeout, 5.0), self.timeout),
-            )
+            if hasattr(self.api, "param_serialize"):  # kubernetes >= 33 (openapi-generator v7 client)
+                method_, url, hdrs, body_, post = self.api.param_serialize(
+                    method=method,
+                    resource_path=path,
+                    query_params=list((query or {}).items()),
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                )
+                resp = self.api.call_api(method_, url, header_params=hdrs, body=body_, post_params=post, _request_timeout=timeout)
+                data = resp.read()
+                if not 200 <= resp.status <= 299:
+                    raise ApiException.from_response(http_resp=resp, body=None, data=None)
+            else:  # older clients
+                resp = self.api.call_api(
+                    path,
+                    method,
+                    query_params=list((query or {}).items()),
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _return_http_data_only=True,
+                    _request_timeout=timeout,
+                )
+                data = resp.data
         except ApiException as exc:
             raise _api_error(exc, what) from None
         except urllib3.exceptions.HTTPError as exc:
@@ -169,9 +191,13 @@ class LiveSource:
         except (OSError, ssl.SSLError) as exc:
             raise ResourceUnavailable("unreachable", f"cannot reach {self.server}: {exc}") from None
         try:
-            return json.loads(resp.data)
+            return json.loads(data) if data else {}
         except ValueError:
             raise ResourceUnavailable("error", f"{what}: the API server answered something that is not JSON") from None
+
+    def get(self, path: str, query: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
+        """GET ``path`` and decode JSON."""
+        return self.request("GET", path, query, what=what or f"GET {path}")
 
     def version(self) -> dict[str, Any]:
         """``/version``."""

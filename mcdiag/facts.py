@@ -165,7 +165,7 @@ def global_cidrs(view: ClusterView) -> list[str]:
 CIDR_READS = (
     R.SUBMARINERS,
     R.CONFIGMAPS_KUBE_SYSTEM,
-    R.core("pods", "kube-system"),
+    R.PODS,
     R.NODES,
     R.SERVICECIDRS,
 )
@@ -244,8 +244,8 @@ def cluster_cidrs(view: ClusterView, overrides: dict[str, list[str]] | None = No
     if net and not net.get("_malformed"):
         found.append(("kubeadm-config ClusterConfiguration", split_cidrs(net.get("podSubnet")), split_cidrs(net.get("serviceSubnet"))))
 
-    pods = _read(view, lambda: view.list(R.core("pods", "kube-system")), out.unreadable, "kube-system pods") or []
-    for pod in pods:
+    pods = _read(view, lambda: view.list(R.PODS), out.unreadable, "pods") or []
+    for pod in (p for p in pods if meta(p).get("namespace") == "kube-system"):
         comp = labels(pod).get("component")
         words = container_args(pod)
         if comp == "kube-controller-manager" or "kube-controller-manager" in words[:1]:
@@ -320,7 +320,6 @@ CNI_READS = (
     R.PODS,
     R.DAEMONSETS,
     R.CONFIGMAPS_KUBE_SYSTEM,
-    R.core("configmaps", "calico-system"),
     R.NODES,
 )
 
@@ -340,7 +339,7 @@ def detect_cni(view: ClusterView) -> str:
     daemonsets = view.optional(R.DAEMONSETS) or []
     if any(labels(d).get("k8s-app") == "canal" for d in daemonsets):
         return "canal"
-    calico_cm = config_map(view, "calico-config") or config_map(view, "calico-config", "calico-system")
+    calico_cm = config_map(view, "calico-config")
     if calico_cm or any(
         meta(d).get("name") == "calico-node" and meta(d).get("namespace") in ("kube-system", "calico-system") for d in daemonsets
     ):

@@ -210,6 +210,7 @@ class Runner:
         self.check_timeout = check_timeout
         self.progress = progress
         self.probes = probes
+        self._interrupted = False
 
     def _timeout(self, check: type[Check]) -> float:
         return self.check_timeout or check.timeout or DEFAULT_CHECK_TIMEOUT
@@ -222,15 +223,21 @@ class Runner:
         )
         return result_of(task, outcome, time.monotonic() - start)
 
-    def gate(self, gate_checks: Sequence[type[Check]]) -> dict[tuple[str, tuple[str, ...]], Result]:
-        """Run fatal checks on every cluster (concurrently); mark clusters that fail them unreachable."""
+    def gate(self, gate_checks: Sequence[type[Check]]) -> dict[tuple[str, tuple[int, ...]], tuple[Outcome, float]]:
+        """Run fatal checks on every cluster (concurrently); mark clusters that fail them unreachable.
+
+        Outcomes are keyed by check id and view identity, so views may be renamed afterwards.
+        """
         tasks = plan(gate_checks, self.views)
         done = self._run_many(tasks)
+        out = {}
         for task, result in zip(tasks, done, strict=True):
             if result.status in (Status.ERROR, Status.FAIL):
                 view = task.views[0]
                 view.unreachable = view.unreachable or result.message
-        return {(t.check.id, t.clusters): r for t, r in zip(tasks, done, strict=True)}
+            outcome = Outcome(result.status, result.message, result.hint, dict(result.details))
+            out[(task.check.id, tuple(id(v) for v in task.views))] = (outcome, result.duration_s)
+        return out
 
     def _run_many(self, tasks: list[Task]) -> list[Result]:
         results: list[Result | None] = [None] * len(tasks)
@@ -266,27 +273,41 @@ class Runner:
             for r, t in zip(results, tasks, strict=True)
         ]
 
-    def run(self, checks: Sequence[type[Check]], gate_checks: Sequence[type[Check]] = ()) -> RunReport:
-        """Gate every cluster, then run ``checks`` on every target; results come back in plan order."""
+    def run(
+        self,
+        checks: Sequence[type[Check]],
+        gate_checks: Sequence[type[Check]] = (),
+        after_gate: Callable[[], None] | None = None,
+    ) -> RunReport:
+        """Gate every cluster, call ``after_gate`` (naming, prefetch), then run ``checks`` on every target.
+
+        Results come back in plan order: catalogue order of checks, then target order.
+        """
         started = datetime.now(UTC)
         t0 = time.monotonic()
         self._interrupted = False
-        gate_results = self.gate(gate_checks) if gate_checks else {}
+        gated = self.gate(gate_checks) if gate_checks else {}
+        if after_gate and not self._interrupted:
+            try:
+                after_gate()
+            except KeyboardInterrupt:
+                self._interrupted = True
         results: list[Result] = []
         pending: list[Task] = []
         for task in plan(checks, self.views):
-            key = (task.check.id, task.clusters)
-            if key in gate_results:
-                results.append(gate_results[key])
+            key = (task.check.id, tuple(id(v) for v in task.views))
+            if key in gated:
+                outcome, duration = gated[key]
+                results.append(result_of(task, outcome, duration))
             else:
                 pending.append(task)
         if not self._interrupted:
             results.extend(self._run_many(pending))
         else:
             results.extend(result_of(t, Outcome(Status.ERROR, "interrupted"), 0.0) for t in pending)
-        order = {id(c): i for i, c in enumerate(checks)}
+        order = {c.id: i for i, c in enumerate(checks)}
         view_order = {v.name: i for i, v in enumerate(self.views)}
-        results.sort(key=lambda r: (order.get(id(_check_of(checks, r.check)), 0), [view_order[c] for c in r.clusters]))
+        results.sort(key=lambda r: (order.get(r.check, 0), [view_order.get(c, 0) for c in r.clusters]))
         return RunReport(
             started=started,
             duration_s=time.monotonic() - t0,
@@ -294,10 +315,3 @@ class Runner:
             results=results,
             interrupted=self._interrupted,
         )
-
-
-def _check_of(checks: Sequence[type[Check]], check_id: str) -> type[Check] | None:
-    for c in checks:
-        if c.id == check_id:
-            return c
-    return None

@@ -136,7 +136,7 @@ class ClusterView:
 
     def prefetch(self, resources: Iterable[Resource], workers: int = 8) -> None:
         """List ``resources`` concurrently (each once); failures are cached, not raised."""
-        todo = sorted(set(resources))
+        todo = sorted(set(resources), key=lambda r: r.key)
         if not todo:
             return
 

@@ -1,0 +1,7 @@
+"""``python -m mcdiag``."""
+
+import sys
+
+from mcdiag.cli import main
+
+sys.exit(main())
