@@ -1,0 +1,140 @@
+"""Shared test fixtures: emulated clusters over real HTTPS, and running mcdiag in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mcdiag.crds import KNOWN, minimal_crd
+from mcdiag.emulator import ApiEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MCDIAG_SHARED", ROOT.parent / "shared"))
+FIXTURES = ROOT / "mcdiag" / "fixtures"
+
+
+def real_crds() -> list[dict[str, Any]]:
+    """Submariner's real CRDs from ../shared/crds, plus minimal ones for the kinds not there."""
+    found = []
+    if (SHARED / "crds").is_dir():
+        for path in sorted((SHARED / "crds").glob("*.yaml")):
+            found.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    have = {d["metadata"]["name"] for d in found}
+    found.extend(minimal_crd(*k) for k in KNOWN if f"{k[2]}.{k[0]}" not in have)
+    return found
+
+
+def load_yaml_dir(path: Path) -> list[dict[str, Any]]:
+    """Every object of every YAML file under ``path`` (sorted)."""
+    objs: list[dict[str, Any]] = []
+    for file in sorted(path.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(file.read_text()):
+            if doc:
+                objs.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+    return objs
+
+
+@dataclass
+class Emulated:
+    """Running emulated clusters by name, with their kubeconfigs."""
+
+    emulators: dict[str, ApiEmulator]
+    kubeconfigs: dict[str, Path]
+
+    def __getitem__(self, name: str) -> ApiEmulator:
+        return self.emulators[name]
+
+    def args(self, *names: str) -> list[str]:
+        """``--cluster NAME=KUBECONFIG`` for each (all by default)."""
+        out: list[str] = []
+        for name in names or list(self.emulators):
+            out += ["--cluster", f"{name}={self.kubeconfigs[name]}"]
+        return out
+
+    def kube_args(self, local: str, remote: str) -> list[str]:
+        """``--kubeconfig A --remote-kubeconfig B`` (names then come from the clusters)."""
+        return ["--kubeconfig", str(self.kubeconfigs[local]), "--remote-kubeconfig", str(self.kubeconfigs[remote])]
+
+
+@pytest.fixture
+def emulate(tmp_path):
+    """Factory: ``emulate({"east": objects, "west": objects}, **kwargs)`` -> :class:`Emulated`; all stopped at teardown."""
+    started: list[ApiEmulator] = []
+
+    def factory(clusters: dict[str, list[dict[str, Any]]], **kwargs: Any) -> Emulated:
+        emus, kcs = {}, {}
+        for name, objects in clusters.items():
+            emu = ApiEmulator(objects=objects, name=name, **kwargs).start()
+            started.append(emu)
+            emus[name] = emu
+            kcs[name] = emu.kubeconfig(tmp_path / f"{name}.kubeconfig", context=f"{name}-ctx")
+        return Emulated(emus, kcs)
+
+    yield factory
+    for emu in started:
+        emu.stop()
+
+
+@dataclass
+class Run:
+    """The outcome of one in-process ``mcdiag`` invocation."""
+
+    code: int
+    out: str
+    err: str
+    report_dir: Path
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads((self.report_dir / "mcdiag.json").read_text())
+
+    def status(self, check: str, target: str) -> str:
+        """The status of ``check`` about ``target`` (``east``, ``east->west``, ``east<->west``)."""
+        for r in self.json["results"]:
+            label = {"cluster": r["clusters"][0], "pair": "<->".join(r["clusters"]), "ordered-pair": "->".join(r["clusters"])}[r["scope"]]
+            if r["check"] == check and label == target:
+                return r["status"]
+        raise KeyError(f"no result {check}[{target}]")
+
+    def result(self, check: str, target: str) -> dict[str, Any]:
+        for r in self.json["results"]:
+            label = {"cluster": r["clusters"][0], "pair": "<->".join(r["clusters"]), "ordered-pair": "->".join(r["clusters"])}[r["scope"]]
+            if r["check"] == check and label == target:
+                return r
+        raise KeyError(f"no result {check}[{target}]")
+
+    def verdicts(self) -> dict[str, str]:
+        """``{"check[target]": status}`` for every result."""
+        out = {}
+        for r in self.json["results"]:
+            label = {"cluster": r["clusters"][0], "pair": "<->".join(r["clusters"]), "ordered-pair": "->".join(r["clusters"])}[r["scope"]]
+            out[f"{r['check']}[{label}]"] = r["status"]
+        return out
+
+
+@pytest.fixture
+def mcdiag(tmp_path, capsys, monkeypatch):
+    """Run ``mcdiag ARGS`` in-process; reports go to a fresh directory. Returns :class:`Run`."""
+    from mcdiag.cli import main
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    counter = [0]
+
+    def run(*args: str) -> Run:
+        counter[0] += 1
+        report_dir = tmp_path / f"reports-{counter[0]}"
+        argv = list(args)
+        if argv and argv[0] in ("all", "run") and "--report-dir" not in argv:
+            argv += ["--report-dir", str(report_dir)]
+        capsys.readouterr()
+        code = main(argv)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err, report_dir)
+
+    return run
