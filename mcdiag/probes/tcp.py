@@ -113,7 +113,8 @@ def tcp_connect(ip: str, port: int, timeout: float = 3.0) -> dict[str, Any]:
         res["connect_s"] = round(time.monotonic() - t0, 6)
         res["outcome"] = "connected"
         try:
-            res["local"] = "%s:%d" % sock.getsockname()[:2]
+            local = sock.getsockname()
+            res["local"] = f"{local[0]}:{local[1]}"
         except OSError:
             pass
         return finish(res, started, True, "")
@@ -139,7 +140,7 @@ def tcp_connect(ip: str, port: int, timeout: float = 3.0) -> dict[str, Any]:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF
