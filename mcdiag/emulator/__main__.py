@@ -24,9 +24,16 @@ from .store import load_objects
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the command line parser."""
-    p = argparse.ArgumentParser(prog="python -m mcdiag.emulator", description="Emulated Kubernetes API server")
-    p.add_argument("--objects", action="append", default=[], metavar="PATH",
-                   help="YAML file or directory of objects to serve (repeatable)")
+    p = argparse.ArgumentParser(
+        prog="python -m mcdiag.emulator", description="Emulated Kubernetes API server"
+    )
+    p.add_argument(
+        "--objects",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="YAML file or directory of objects to serve (repeatable)",
+    )
     p.add_argument("--name", default="emulator", help="cluster name (default: emulator)")
     p.add_argument("--kubeconfig", required=True, type=Path, help="kubeconfig file to write")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -36,10 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", default="v1.29.3", help="Kubernetes gitVersion to report (default: v1.29.3)")
     p.add_argument("--token", default=None, help="bearer token to accept (default: random)")
     p.add_argument("--username", default=None, help="user name the token authenticates as")
-    p.add_argument("--san-ip", action="append", default=[], metavar="IP",
-                   help="extra IP address or name for the server certificate (repeatable)")
-    p.add_argument("--extra-groups", type=Path, default=None, metavar="FILE",
-                   help="YAML/JSON file with API groups served without CRDs")
+    p.add_argument(
+        "--san-ip",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="extra IP address or name for the server certificate (repeatable)",
+    )
+    p.add_argument(
+        "--extra-groups",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="YAML/JSON file with API groups served without CRDs",
+    )
     p.add_argument("--ready-file", type=Path, default=None, help="file written (with the URL) once serving")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -48,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     objects = load_objects(*args.objects) if args.objects else []
     extra_groups = None
     if args.extra_groups:
@@ -59,8 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(extra_groups, str):
             extra_groups = json.loads(extra_groups)
     kwargs = {"username": args.username} if args.username else {}
-    emu = ApiEmulator(objects=objects, name=args.name, version=args.version, token=args.token,
-                      host=args.host, port=args.port, san_ips=args.san_ip, extra_groups=extra_groups, **kwargs)
+    emu = ApiEmulator(
+        objects=objects,
+        name=args.name,
+        version=args.version,
+        token=args.token,
+        host=args.host,
+        port=args.port,
+        san_ips=args.san_ip,
+        extra_groups=extra_groups,
+        **kwargs,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

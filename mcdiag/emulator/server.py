@@ -215,6 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: _Server
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         log.debug("%s: %s", self.server.emulator.name, format % args)
 
@@ -367,8 +370,10 @@ class ApiEmulator:
         self._server = _Server((self.host, self._port), self, ctx, family)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"mcdiag-emulator-{self.name}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"mcdiag-emulator-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         log.debug("emulator %s serving at %s", self.name, self.url)
@@ -413,9 +418,14 @@ class ApiEmulator:
         return self._ca.cert_pem.bytes()
 
     # -- kubeconfig ----------------------------------------------------------------------
-    def kubeconfig_dict(self, context: str | None = None, cluster_name: str | None = None,
-                        user: str | None = None, token: str | None = None,
-                        namespace: str | None = None) -> dict:
+    def kubeconfig_dict(
+        self,
+        context: str | None = None,
+        cluster_name: str | None = None,
+        user: str | None = None,
+        token: str | None = None,
+        namespace: str | None = None,
+    ) -> dict:
         """Return the kubeconfig :meth:`kubeconfig` writes, as a dict."""
         context = context or self.name
         cluster_name = cluster_name or self.name
@@ -427,18 +437,33 @@ class ApiEmulator:
             "apiVersion": "v1",
             "kind": "Config",
             "preferences": {},
-            "clusters": [{"name": cluster_name, "cluster": {
-                "server": self.url,
-                "certificate-authority-data": base64.b64encode(self.certificate_authority_pem).decode(),
-            }}],
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": base64.b64encode(
+                            self.certificate_authority_pem
+                        ).decode(),
+                    },
+                }
+            ],
             "users": [{"name": user, "user": {"token": token or self.token}}],
             "contexts": [{"name": context, "context": ctx}],
             "current-context": context,
         }
 
-    def kubeconfig(self, path: str | Path, context: str | None = None, cluster_name: str | None = None,
-                   user: str | None = None, token: str | None = None, *, namespace: str | None = None,
-                   merge: bool = False) -> Path:
+    def kubeconfig(
+        self,
+        path: str | Path,
+        context: str | None = None,
+        cluster_name: str | None = None,
+        user: str | None = None,
+        token: str | None = None,
+        *,
+        namespace: str | None = None,
+        merge: bool = False,
+    ) -> Path:
         """Write a kubeconfig for this emulator and return its path.
 
         Defaults: context and cluster named after the emulator, user ``NAME-admin``,
@@ -453,7 +478,9 @@ class ApiEmulator:
             old = yaml.safe_load(path.read_text()) or {}
             for section in ("clusters", "users", "contexts"):
                 names = {e["name"] for e in cfg[section]}
-                cfg[section] = [e for e in old.get(section) or [] if e.get("name") not in names] + cfg[section]
+                cfg[section] = [e for e in old.get(section) or [] if e.get("name") not in names] + cfg[
+                    section
+                ]
             if old.get("current-context"):
                 cfg["current-context"] = old["current-context"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -467,8 +494,9 @@ class ApiEmulator:
         self._extra_tokens[token] = username
         return token
 
-    def forbid(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
-               user: str | None = None) -> None:
+    def forbid(
+        self, verb: str, resource: str, group: str = "", namespace: str | None = None, user: str | None = None
+    ) -> None:
         """Answer matching requests with 403 Forbidden, as RBAC would.
 
         ``verb`` (get, list, watch, create, update, patch, delete, deletecollection),
@@ -479,8 +507,15 @@ class ApiEmulator:
         with self._rules_lock:
             self._forbid_rules.append(_ForbidRule(verb, resource, group, namespace, user))
 
-    def fail(self, path_regex: str, status: int = 500, message: str | None = None, *,
-             method: str | None = None, times: int | None = None) -> None:
+    def fail(
+        self,
+        path_regex: str,
+        status: int = 500,
+        message: str | None = None,
+        *,
+        method: str | None = None,
+        times: int | None = None,
+    ) -> None:
         """Answer requests whose path matches ``path_regex`` (re.search) with a Status of ``status``.
 
         ``method`` restricts it to one HTTP method; ``times`` to the next N matching requests.
@@ -489,8 +524,9 @@ class ApiEmulator:
         reason = _REASONS.get(status, "InternalError" if status >= 500 else "BadRequest")
         message = message or f"emulated failure ({status} {reason})"
         with self._rules_lock:
-            self._fail_rules.append(_FailRule(re.compile(path_regex), status, message,
-                                              method.upper() if method else None, times))
+            self._fail_rules.append(
+                _FailRule(re.compile(path_regex), status, message, method.upper() if method else None, times)
+            )
 
     def reset_faults(self) -> None:
         """Remove all forbid() and fail() rules and stop hanging."""
@@ -526,8 +562,16 @@ class ApiEmulator:
                 body = json.loads(req.raw_body)
             except ValueError:
                 body = req.raw_body.decode("utf-8", "replace")
-        rec = RequestRecord(req.method, req.path, dict(req.query), status, user_agent, req.user, body,
-                            req.headers.get("Content-Type"))
+        rec = RequestRecord(
+            req.method,
+            req.path,
+            dict(req.query),
+            status,
+            user_agent,
+            req.user,
+            body,
+            req.headers.get("Content-Type"),
+        )
         with self._requests_lock:
             self._requests.append(rec)
 
@@ -564,22 +608,26 @@ class ApiEmulator:
 
         return [self.add(o) for o in sorted(objs, key=rank)]
 
-    def _locate(self, api_version: str, kind_or_plural: str, namespace: str | None) -> tuple[str, str, str | None]:
+    def _locate(
+        self, api_version: str, kind_or_plural: str, namespace: str | None
+    ) -> tuple[str, str, str | None]:
         group, kind, rt = self.store.resolve(api_version, kind_or_plural)
         if rt is not None:
             namespace = (namespace or "default") if rt.namespaced else None
         return group, kind, namespace
 
-    def get_object(self, api_version: str, kind_or_plural: str, name: str,
-                   namespace: str | None = None) -> dict | None:
+    def get_object(
+        self, api_version: str, kind_or_plural: str, name: str, namespace: str | None = None
+    ) -> dict | None:
         """Return a copy of a stored object, or None (``namespace`` defaults to "default" for namespaced kinds)."""
         group, kind, namespace = self._locate(api_version, kind_or_plural, namespace)
         with self.store.lock:
             obj = self.store.get(group, kind, namespace, name)
             return copy.deepcopy(obj) if obj is not None else None
 
-    def delete_object(self, api_version: str, kind_or_plural: str, name: str,
-                      namespace: str | None = None) -> dict | None:
+    def delete_object(
+        self, api_version: str, kind_or_plural: str, name: str, namespace: str | None = None
+    ) -> dict | None:
         """Delete an object (and a namespace's contents / a CRD's resources); returns it or None."""
         group, kind, namespace = self._locate(api_version, kind_or_plural, namespace)
         deleted = self.store.remove(group, kind, namespace, name)
@@ -601,8 +649,14 @@ class ApiEmulator:
                 if kinds is None or o.get("kind") in kinds
             ]
 
-    def update_status(self, api_version: str, kind_or_plural: str, name: str, namespace: str | None,
-                      status: Mapping[str, Any]) -> dict:
+    def update_status(
+        self,
+        api_version: str,
+        kind_or_plural: str,
+        name: str,
+        namespace: str | None,
+        status: Mapping[str, Any],
+    ) -> dict:
         """Set ``.status`` of an object from outside (e.g. a lab kubelet); KeyError if missing."""
         group, kind, namespace = self._locate(api_version, kind_or_plural, namespace)
         obj = self.store.set_status(group, kind, namespace, name, dict(status))
@@ -647,30 +701,38 @@ class ApiEmulator:
         if public:
             return _Response(200, "ok")
         if req.method not in ("GET", "HEAD") and not (path.startswith("/api/") or path.startswith("/apis/")):
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
         segs = [s for s in path.split("/") if s]
         if not segs:
             return _Response(200, {"paths": self._root_paths()})
         if segs[0] == "api":
             if len(segs) == 1:
-                return _Response(200, {
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [
-                        {"clientCIDR": "0.0.0.0/0", "serverAddress": self.url.removeprefix("https://")}
-                    ],
-                })
+                return _Response(
+                    200,
+                    {
+                        "kind": "APIVersions",
+                        "versions": ["v1"],
+                        "serverAddressByClientCIDRs": [
+                            {"clientCIDR": "0.0.0.0/0", "serverAddress": self.url.removeprefix("https://")}
+                        ],
+                    },
+                )
             if segs[1] != "v1":
                 raise _not_served()
             return self._group_version(req, "", "v1", segs[2:])
         if segs[0] == "apis":
             registry = self.store.registry()
             if len(segs) == 1:
-                return _Response(200, {
-                    "kind": "APIGroupList",
-                    "apiVersion": "v1",
-                    "groups": [self._group_entry(g) for g in registry.group_versions if g],
-                })
+                return _Response(
+                    200,
+                    {
+                        "kind": "APIGroupList",
+                        "apiVersion": "v1",
+                        "groups": [self._group_entry(g) for g in registry.group_versions if g],
+                    },
+                )
             group = segs[1]
             if not group or group not in registry.group_versions:
                 raise _not_served()
@@ -699,17 +761,21 @@ class ApiEmulator:
             raise _not_served()
         if not rest:
             if req.method not in ("GET", "HEAD"):
-                raise ApiError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource")
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
             resources = []
             for rt in registry.resources(group, version):
                 resources.extend(rt.discovery())
-            return _Response(200, {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": f"{group}/{version}" if group else version,
-                "resources": resources,
-            })
+            return _Response(
+                200,
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": f"{group}/{version}" if group else version,
+                    "resources": resources,
+                },
+            )
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             candidate = registry.lookup(group, version, rest[2])
@@ -734,37 +800,60 @@ class ApiEmulator:
         if method == "DELETE":
             verb = "delete" if name is not None else "deletecollection"
         if verb is None:
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
         return verb
 
-    def _check_forbidden(self, user: str | None, verb: str, rt: ResourceType, sub: str | None,
-                         namespace: str | None, name: str | None) -> None:
-        reason = self._forbidden_reason(user, verb, rt.group, rt.plural + (f"/{sub}" if sub else ""),
-                                        namespace, name, rt.group_resource)
+    def _check_forbidden(
+        self,
+        user: str | None,
+        verb: str,
+        rt: ResourceType,
+        sub: str | None,
+        namespace: str | None,
+        name: str | None,
+    ) -> None:
+        reason = self._forbidden_reason(
+            user, verb, rt.group, rt.plural + (f"/{sub}" if sub else ""), namespace, name, rt.group_resource
+        )
         if reason:
             raise ApiError(403, "Forbidden", reason, {"name": name, "group": rt.group, "kind": rt.plural})
 
-    def _forbidden_reason(self, user: str | None, verb: str, group: str, resource: str,
-                          namespace: str | None, name: str | None, group_resource: str) -> str | None:
+    def _forbidden_reason(
+        self,
+        user: str | None,
+        verb: str,
+        group: str,
+        resource: str,
+        namespace: str | None,
+        name: str | None,
+        group_resource: str,
+    ) -> str | None:
         with self._rules_lock:
             hit = any(r.matches(user, verb, group, resource, namespace) for r in self._forbid_rules)
         if not hit:
             return None
         subject = f'{group_resource} "{name}"' if name else group_resource
         scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-        return (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-                f'in API group "{group}"{scope}')
+        return (
+            f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+            f'in API group "{group}"{scope}'
+        )
 
     def _served(self, obj: Mapping[str, Any], rt: ResourceType) -> dict:
         out = copy.deepcopy(dict(obj))
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
         return out
 
-    def _resource(self, req: _Request, rt: ResourceType, namespace: str | None, name: str | None,
-                  sub: str | None) -> _Response:
+    def _resource(
+        self, req: _Request, rt: ResourceType, namespace: str | None, name: str | None, sub: str | None
+    ) -> _Response:
         verb = self._verb(req, rt, name)
         if sub is None and verb not in rt.verbs:
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
         self._check_forbidden(req.user, verb, rt, sub, namespace, name)
         if verb == "watch":
             raise ApiError(405, "MethodNotAllowed", "watch is not supported by the mcdiag API emulator")
@@ -785,8 +874,9 @@ class ApiEmulator:
             return _Response(200, obj)
         if verb == "create":
             if name is not None or (rt.namespaced and namespace is None):
-                raise ApiError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource")
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
             body = req.json_body()
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the request body must be a JSON object")
@@ -794,11 +884,17 @@ class ApiEmulator:
                 return self._access_review(req, rt, body)
             body_ns = (body.get("metadata") or {}).get("namespace")
             if rt.namespaced and body_ns and body_ns != namespace:
-                raise ApiError(400, "BadRequest",
-                               "the namespace of the provided object does not match the namespace sent on the request")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
             if body.get("kind") and body["kind"] != rt.kind:
-                raise ApiError(400, "BadRequest",
-                               f"the kind in the request body ({body['kind']}) does not match the resource ({rt.kind})")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"the kind in the request body ({body['kind']}) does not match the resource ({rt.kind})",
+                )
             created = store.create(rt, copy.deepcopy(body), namespace, dry_run=dry_run)
             created = self._served(created, rt)
             if not dry_run:
@@ -806,8 +902,9 @@ class ApiEmulator:
             return _Response(201, created)
         if verb in ("update", "patch"):
             if sub == "log":
-                raise ApiError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource")
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
             body = req.json_body()
             with store.lock:
                 cur = store.get(rt.group, rt.kind, namespace, name or "")
@@ -828,16 +925,23 @@ class ApiEmulator:
                     new = _apply_patch(req, cur, body) if verb == "patch" else body
                     if not isinstance(new, dict):
                         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
-                    _, stored = store.replace(rt, namespace, name or "", copy.deepcopy(new),
-                                              subresource="status" if sub == "status" else None, dry_run=dry_run)
+                    _, stored = store.replace(
+                        rt,
+                        namespace,
+                        name or "",
+                        copy.deepcopy(new),
+                        subresource="status" if sub == "status" else None,
+                        dry_run=dry_run,
+                    )
                     result = self._served(stored, rt)
             if not dry_run:
                 store.hooks.fire("update", [self._served(stored, rt)])
             return _Response(200, result)
         if verb == "delete":
             if sub is not None:
-                raise ApiError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource")
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
             if dry_run:
                 with store.lock:
                     obj = store.get(rt.group, rt.kind, namespace, name or "")
@@ -851,11 +955,25 @@ class ApiEmulator:
             obj = deleted[-1]
             if (rt.group, rt.plural) in _DELETE_RETURNS_OBJECT or not _is_builtin(rt):
                 return _Response(200, self._served(obj, rt))
-            return _Response(200, {
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {k: v for k, v in {"name": name, "group": rt.group, "kind": rt.plural,
-                                              "uid": obj["metadata"].get("uid")}.items() if v},
-            })
+            return _Response(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        k: v
+                        for k, v in {
+                            "name": name,
+                            "group": rt.group,
+                            "kind": rt.plural,
+                            "uid": obj["metadata"].get("uid"),
+                        }.items()
+                        if v
+                    },
+                },
+            )
         if verb == "deletecollection":
             matches = self._select(req, rt, namespace)
             deleted_items = []
@@ -868,11 +986,18 @@ class ApiEmulator:
                         deleted_items.append(self._served(removed[-1], rt))
             else:
                 deleted_items = [self._served(o, rt) for o in matches]
-            return _Response(200, {
-                "kind": rt.list_kind_name, "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(store.resource_version)}, "items": deleted_items,
-            })
-        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            return _Response(
+                200,
+                {
+                    "kind": rt.list_kind_name,
+                    "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": str(store.resource_version)},
+                    "items": deleted_items,
+                },
+            )
+        raise ApiError(
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+        )
 
     def _select(self, req: _Request, rt: ResourceType, namespace: str | None) -> list[dict]:
         try:
@@ -909,12 +1034,15 @@ class ApiEmulator:
             meta["continue"] = _encode_continue(list_rv, _sort_key(page[-1]))
             meta["remainingItemCount"] = len(items) - limit
             items = page
-        return _Response(200, {
-            "kind": rt.list_kind_name,
-            "apiVersion": rt.api_version,
-            "metadata": meta,
-            "items": items,
-        })
+        return _Response(
+            200,
+            {
+                "kind": rt.list_kind_name,
+                "apiVersion": rt.api_version,
+                "metadata": meta,
+                "items": items,
+            },
+        )
 
     def _pod_log(self, req: _Request, namespace: str, name: str) -> _Response:
         container = req.query.get("container")
@@ -936,8 +1064,13 @@ class ApiEmulator:
             if attrs.get("subresource"):
                 resource += "/" + attrs["subresource"]
             reason = self._forbidden_reason(
-                req.user, attrs.get("verb", ""), attrs.get("group", ""), resource,
-                attrs.get("namespace") or None, attrs.get("name") or None, resource,
+                req.user,
+                attrs.get("verb", ""),
+                attrs.get("group", ""),
+                resource,
+                attrs.get("namespace") or None,
+                attrs.get("name") or None,
+                resource,
             )
             if reason:
                 status = {"allowed": False, "denied": True, "reason": "forbidden by emulator rule"}
@@ -971,7 +1104,9 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
         if data.get("v") != "meta.k8s.io/v1":
-            raise ValueError("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+            raise ValueError(
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+            )
         rv, start = data["rv"], data["start"]
         if not isinstance(rv, int) or not (isinstance(start, list) and len(start) == 2):
             raise ValueError("continue key is not valid: malformed")
@@ -987,8 +1122,11 @@ def _scale_of(obj: Mapping[str, Any]) -> dict:
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                     if k in meta},
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
         "status": {
             "replicas": (obj.get("status") or {}).get("replicas", 0),
@@ -1007,18 +1145,23 @@ def _apply_patch(req: _Request, current: dict, patch: Any) -> Any:
         try:
             import jsonpatch
         except ImportError:  # pragma: no cover - depends on the environment
-            raise ApiError(415, "UnsupportedMediaType",
-                           "application/json-patch+json needs the jsonpatch package in the emulator") from None
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "application/json-patch+json needs the jsonpatch package in the emulator",
+            ) from None
         if not isinstance(patch, list):
             raise ApiError(400, "BadRequest", "a JSON patch must be a JSON array")
         try:
             return jsonpatch.apply_patch(current, patch)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}") from None
+            raise ApiError(
+                422, "Invalid", f"the server rejected our request due to an error in our request: {e}"
+            ) from None
     raise ApiError(
-        415, "UnsupportedMediaType",
+        415,
+        "UnsupportedMediaType",
         f"the body of the request was in an unknown format - accepted media types include: "
         f"application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json "
         f"(got {ctype or 'none'!r})",
     )
-

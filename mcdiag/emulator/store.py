@@ -148,8 +148,13 @@ class ResourceType:
                 verbs, kind = ["get", "patch", "update"], "Scale"
             else:
                 verbs, kind = ["get", "patch", "update"], self.kind
-            sub_entry = {"name": f"{self.plural}/{sub}", "singularName": "", "namespaced": self.namespaced,
-                         "kind": kind, "verbs": verbs}
+            sub_entry = {
+                "name": f"{self.plural}/{sub}",
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            }
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1")
             out.append(sub_entry)
@@ -164,12 +169,27 @@ _NS_NO_DC = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     # core/v1
-    _rt("", "v1", "namespaces", "Namespace", False, verbs=_NS_NO_DC, short_names=("ns",),
-        subresources=("finalize", "status")),
+    _rt(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        False,
+        verbs=_NS_NO_DC,
+        short_names=("ns",),
+        subresources=("finalize", "status"),
+    ),
     _rt("", "v1", "nodes", "Node", False, short_names=("no",), subresources=("status",)),
     _rt("", "v1", "pods", "Pod", short_names=("po",), subresources=("log", "status")),
-    _rt("", "v1", "services", "Service", short_names=("svc",), subresources=("status",),
-        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
+    _rt(
+        "",
+        "v1",
+        "services",
+        "Service",
+        short_names=("svc",),
+        subresources=("status",),
+        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+    ),
     _rt("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
     _rt("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _rt("", "v1", "secrets", "Secret"),
@@ -184,24 +204,52 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     _rt("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
     _rt("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",), subresources=("status",)),
     _rt("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
-    _rt("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", False, subresources=("status",), min_minor=33),
+    _rt(
+        "networking.k8s.io",
+        "v1",
+        "servicecidrs",
+        "ServiceCIDR",
+        False,
+        subresources=("status",),
+        min_minor=33,
+    ),
     _rt("networking.k8s.io", "v1", "ipaddresses", "IPAddress", False, short_names=("ip",), min_minor=33),
-    _rt("networking.k8s.io", "v1beta1", "servicecidrs", "ServiceCIDR", False, subresources=("status",),
-        min_minor=31),
+    _rt(
+        "networking.k8s.io",
+        "v1beta1",
+        "servicecidrs",
+        "ServiceCIDR",
+        False,
+        subresources=("status",),
+        min_minor=31,
+    ),
     _rt("networking.k8s.io", "v1beta1", "ipaddresses", "IPAddress", False, short_names=("ip",), min_minor=31),
     # discovery.k8s.io/v1
     _rt("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     # apiextensions.k8s.io/v1
-    _rt(CRD_GROUP, "v1", "customresourcedefinitions", CRD_KIND, False, short_names=("crd", "crds"),
-        subresources=("status",)),
+    _rt(
+        CRD_GROUP,
+        "v1",
+        "customresourcedefinitions",
+        CRD_KIND,
+        False,
+        short_names=("crd", "crds"),
+        subresources=("status",),
+    ),
     # rbac.authorization.k8s.io/v1
     _rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     _rt("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     # authorization.k8s.io/v1 (answered from the forbid() rules)
-    _rt("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
-        verbs=("create",)),
+    _rt(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
 )
 
 
@@ -435,7 +483,9 @@ class ObjectStore:
         with self.lock:
             return self._objects.get((group, kind, namespace or "", name))
 
-    def list(self, group: str | None = None, kind: str | None = None, namespace: str | None = None) -> list[dict]:
+    def list(
+        self, group: str | None = None, kind: str | None = None, namespace: str | None = None
+    ) -> list[dict]:
         """Return stored objects (not copies) matching the filters, sorted by (namespace, name)."""
         with self.lock:
             items = [
@@ -488,7 +538,8 @@ class ObjectStore:
                         break
             if not meta.get("name"):
                 raise ApiError(
-                    422, "Invalid",
+                    422,
+                    "Invalid",
                     f'{rt.kind} "" is invalid: metadata.name: Required value: name or generateName is required',
                     {"kind": rt.kind, "group": rt.group},
                 )
@@ -500,7 +551,9 @@ class ObjectStore:
             key = (rt.group, rt.kind, namespace or "", meta["name"])
             if key in self._objects:
                 raise ApiError(
-                    409, "AlreadyExists", f'{rt.group_resource} "{meta["name"]}" already exists',
+                    409,
+                    "AlreadyExists",
+                    f'{rt.group_resource} "{meta["name"]}" already exists',
                     {"name": meta["name"], "group": rt.group, "kind": rt.plural},
                 )
             for field_name in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
@@ -515,8 +568,16 @@ class ObjectStore:
             self._invalidate_if_crd(key)
             return obj
 
-    def replace(self, rt: ResourceType, namespace: str | None, name: str, new: dict, *,
-                subresource: str | None = None, dry_run: bool = False) -> tuple[dict, dict]:
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        new: dict,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[dict, dict]:
         """Update an object (PUT/PATCH result); returns (old copy, stored new object)."""
         with self.lock:
             key = (rt.group, rt.kind, namespace or "", name)
@@ -525,15 +586,24 @@ class ObjectStore:
                 raise not_found(rt, name)
             meta = new.setdefault("metadata", {})
             if meta.get("name") and meta["name"] != name:
-                raise ApiError(400, "BadRequest",
-                               f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
-            if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
-                raise ApiError(400, "BadRequest",
-                               "the namespace of the provided object does not match the namespace sent on the request")
-            cur_meta = cur["metadata"]
-            if meta.get("resourceVersion") and str(meta["resourceVersion"]) != str(cur_meta.get("resourceVersion")):
                 raise ApiError(
-                    409, "Conflict",
+                    400,
+                    "BadRequest",
+                    f"the name of the object ({meta['name']}) does not match the name on the URL ({name})",
+                )
+            if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            cur_meta = cur["metadata"]
+            if meta.get("resourceVersion") and str(meta["resourceVersion"]) != str(
+                cur_meta.get("resourceVersion")
+            ):
+                raise ApiError(
+                    409,
+                    "Conflict",
                     f'Operation cannot be fulfilled on {rt.group_resource} "{name}": the object has been modified; '
                     "please apply your changes to the latest version and try again",
                     {"name": name, "group": rt.group, "kind": rt.plural},
@@ -586,7 +656,9 @@ class ObjectStore:
 def not_found(rt: ResourceType, name: str) -> ApiError:
     """Build the 404 kube-apiserver sends for a missing object."""
     return ApiError(
-        404, "NotFound", f'{rt.group_resource} "{name}" not found',
+        404,
+        "NotFound",
+        f'{rt.group_resource} "{name}" not found',
         {"name": name, "group": rt.group, "kind": rt.plural},
     )
 
