@@ -28,7 +28,7 @@ class ApiAccess(Check):
         try:
             info = view.version_info()
         except ResourceUnavailable as exc:
-            return self.error(exc.message, hint=exc.hint or self.hint, server=server, reason=exc.kind)
+            return self.error(exc.message, hint=exc.hint or self.hint, server=server, failure=exc.kind)
         try:
             nodes = view.list(R.NODES)
         except ResourceUnavailable as exc:

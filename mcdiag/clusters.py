@@ -258,12 +258,12 @@ def _network_error(exc: Exception, server: str, timeout: float) -> ResourceUnava
     text = str(exc)
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError) or "Read timed out" in text:
         reason = f"the API server at {server} accepted the connection but did not answer within {timeout:g}s"
-    elif isinstance(exc, urllib3.exceptions.ConnectTimeoutError) or "timed out" in text:
-        reason = f"connecting to {server} timed out"
+    elif "refused" in text.lower():  # before timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
+        reason = f"connection to {server} refused: nothing listens there"
     elif isinstance(exc, urllib3.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
         reason = f"TLS with {server} failed: the server certificate is not trusted by the kubeconfig's CA"
-    elif "refused" in text.lower():
-        reason = f"connection to {server} refused: nothing listens there"
+    elif isinstance(exc, urllib3.exceptions.ConnectTimeoutError) or "timed out" in text:
+        reason = f"connecting to {server} timed out"
     elif "Name or service not known" in text or "nodename nor servname" in text:
         reason = f"cannot resolve the API server host of {server}"
     else:

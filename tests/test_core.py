@@ -1,0 +1,219 @@
+"""Issue 2 acceptance: the core over real HTTPS against emulated clusters, through the real client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import SHARED
+
+
+def kubeadm_cluster(pod: str, svc: str, nodes: int = 1, version_nodes: str = "v1.29.3") -> list[dict]:
+    """A minimal kubeadm cluster: nodes with podCIDR slices and the kubeadm-config ConfigMap."""
+    objs = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+            "data": {"ClusterConfiguration": f"apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking:\n  dnsDomain: cluster.local\n  podSubnet: {pod}\n  serviceSubnet: {svc}\n"},
+        }
+    ]
+    for i in range(nodes):
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": f"node{i + 1}", "labels": {"kubernetes.io/hostname": f"node{i + 1}"}},
+                "spec": {},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": version_nodes}},
+            }
+        )
+    return objs
+
+
+OVERLAP = {"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16"), "west": kubeadm_cluster("10.42.0.0/16", "10.45.0.0/16")}
+DISJOINT = {"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16"), "west": kubeadm_cluster("10.44.0.0/16", "10.45.0.0/16")}
+
+
+CORE = ("api-access", "k8s-version", "cluster-cidrs", "cidr-overlap")
+
+
+def test_overlap_fails_and_all_reports_agree(emulate, mcdiag):
+    clusters = emulate(OVERLAP)
+    run = mcdiag("run", *CORE, *clusters.args())
+    assert run.code == 1
+    line = next(ln for ln in run.out.splitlines() if "cidr-overlap" in ln)
+    assert "✗" in line and "10.42.0.0/16" in line and "east" in line and "west" in line
+    report = run.json
+    overlap = run.result("cidr-overlap", "east<->west")
+    assert overlap["status"] == "fail" and "10.42.0.0/16" in overlap["message"]
+    assert overlap["hint"]
+    assert report["summary"] == {"pass": 6, "warn": 0, "fail": 1, "skip": 0, "error": 0}
+    assert [c["name"] for c in report["clusters"]] == ["east", "west"]
+    assert report["clusters"][0]["pod_cidrs"] == ["10.42.0.0/16"]
+
+    # JUnit: same verdicts, testcase names CHECK-ID[target], failure element for the fail.
+    root = ET.parse(run.report_dir / "mcdiag-junit.xml").getroot()
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == set(run.verdicts())
+    for name, status in run.verdicts().items():
+        kinds = {child.tag for child in cases[name]} - {"system-out", "system-err"}
+        assert kinds == {"pass": set(), "warn": set(), "fail": {"failure"}, "error": {"error"}, "skip": {"skipped"}}[status], name
+    assert root.get("failures") == "1" and root.get("tests") == "7"
+
+    # HTML: self-contained, names the failing check and its hint.
+    html = (run.report_dir / "mcdiag.html").read_text()
+    assert "cidr-overlap" in html and "10.42.0.0/16" in html and "FAIL" in html
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_junit_validates_against_schema(emulate, mcdiag):
+    xmlschema = pytest.importorskip("xmlschema")
+    xsd = SHARED / "schemas" / "junit-10.xsd"
+    if not xsd.exists():
+        pytest.skip("../shared/schemas/junit-10.xsd not beside the checkout")
+    clusters = emulate(OVERLAP)
+    run = mcdiag("all", *clusters.args())
+    assert run.code == 1
+    xmlschema.XMLSchema(str(xsd)).validate(str(run.report_dir / "mcdiag-junit.xml"))
+
+
+def test_disjoint_clusters_exit_zero(emulate, mcdiag):
+    clusters = emulate(DISJOINT)
+    run = mcdiag("run", *CORE, *clusters.kube_args("east", "west"))
+    assert run.code == 0, run.out
+    assert run.status("cidr-overlap", "east-ctx<->west-ctx") == "pass"
+    assert run.json["summary"]["fail"] == 0
+
+
+def test_context_names_are_deduplicated(emulate, mcdiag, tmp_path):
+    clusters = emulate(DISJOINT)
+    # Both kubeconfigs name their context alike, as two kubeadm clusters called "kubernetes" do.
+    for name in ("east", "west"):
+        path = clusters.kubeconfigs[name]
+        path.write_text(path.read_text().replace(f"{name}-ctx", "kubernetes-admin@kubernetes"))
+    run = mcdiag("all", *clusters.kube_args("east", "west"))
+    assert [c["name"] for c in run.json["clusters"]] == ["kubernetes-admin@kubernetes", "kubernetes-admin@kubernetes-2"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["all", "--kubeconfig", "/nonexistent/kubeconfig"], "file not found"),
+        (["all", "--kubeconfig", "{bad}"], "not valid YAML"),
+        (["all", "--kubeconfig", "{notkc}"], "not a kubeconfig"),
+        (["all", "--kubeconfig", "{good}", "--context", "nope"], "context 'nope' not found"),
+        (["run", "no-such-check", "--kubeconfig", "{good}"], "unknown check id(s): no-such-check"),
+        (["all", "--bogus-option"], "unrecognized arguments"),
+        (["all", "--cluster", "justaname"], "--cluster expects NAME=PATH[:CONTEXT]"),
+        (["all", "--kubeconfig", "{good}", "--pod-cidr", "east=10.0.0.0/33"], "not a CIDR"),
+    ],
+)
+def test_usage_errors_exit_2_one_line(emulate, tmp_path, args, fragment):
+    clusters = emulate({"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16")})
+    (tmp_path / "bad").write_text("apiVersion: v1\nclusters: [\n")
+    (tmp_path / "notkc").write_text("- just\n- a list\n")
+    paths = {"{bad}": str(tmp_path / "bad"), "{notkc}": str(tmp_path / "notkc"), "{good}": str(clusters.kubeconfigs["east"])}
+    argv = [paths.get(a, a) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "mcdiag", *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _refusing_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there any more: connections are refused
+    return port
+
+
+@pytest.mark.parametrize("fault", ["refused", "hang"])
+def test_unreachable_api_is_an_error_not_a_crash(emulate, mcdiag, fault):
+    clusters = emulate(DISJOINT)
+    if fault == "refused":
+        kc = clusters.kubeconfigs["west"]
+        kc.write_text(kc.read_text().replace(clusters["west"].url, f"https://127.0.0.1:{_refusing_port()}"))
+    else:
+        clusters["west"].hang = True
+    start = time.monotonic()
+    run = mcdiag("all", *clusters.args(), "--request-timeout", "2")
+    elapsed = time.monotonic() - start
+    assert elapsed < 30  # bounded by the request timeout, not the socket's default
+    assert run.code == 1
+    access = run.result("api-access", "west")
+    assert access["status"] == "error"
+    assert ("refused" in access["message"]) if fault == "refused" else ("did not answer within 2s" in access["message"])
+    assert run.status("k8s-version", "west") == "skip"
+    assert run.status("cluster-cidrs", "west") == "skip"
+    assert "west unreachable" in run.result("cidr-overlap", "east<->west")["message"]
+    assert run.status("api-access", "east") == "pass"
+    for name in ("mcdiag.json", "mcdiag-junit.xml", "mcdiag.html"):
+        assert (run.report_dir / name).stat().st_size > 0
+
+
+def test_forbidden_names_the_missing_permission(emulate, mcdiag):
+    clusters = emulate(DISJOINT)
+    clusters["west"].forbid("list", "nodes")
+    run = mcdiag("all", *clusters.args())
+    access = run.result("api-access", "west")
+    assert access["status"] == "error"
+    assert "403" in access["message"] and "nodes" in access["message"]
+    assert "list nodes" in access["hint"]
+
+
+def test_unauthorized_says_credentials(emulate, mcdiag):
+    clusters = emulate(DISJOINT)
+    kc = clusters.kubeconfigs["west"]
+    kc.write_text(kc.read_text().replace(clusters["west"].token, "wrong-token"))
+    run = mcdiag("all", *clusters.args())
+    access = run.result("api-access", "west")
+    assert access["status"] == "error" and "401" in access["message"]
+    assert "wrong-token" not in json.dumps(run.json) and "wrong-token" not in run.out + run.err
+
+
+def test_token_never_in_output(emulate, mcdiag):
+    clusters = emulate(OVERLAP)
+    run = mcdiag("all", *clusters.args())
+    for name in ("east", "west"):
+        token = clusters[name].token
+        assert token not in run.out + run.err
+        for path in run.report_dir.iterdir():
+            assert token not in path.read_text()
+
+
+def test_passive_run_and_one_list_per_kind(emulate, mcdiag):
+    clusters = emulate(DISJOINT)
+    run = mcdiag("all", *clusters.args(), "--passive")
+    assert run.json["summary"]["error"] == 0
+    for name in ("east", "west"):
+        emu = clusters[name]
+        assert emu.writes() == []
+        gets = [r.path for r in emu.requests if r.method == "GET" and "continue" not in r.query]
+        assert len(gets) == len(set(gets)), gets
+
+
+def test_pagination_follows_continue(emulate, mcdiag, monkeypatch):
+    from mcdiag import clusters as cluster_access
+
+    monkeypatch.setattr(cluster_access, "PAGE_SIZE", 2)
+    clusters = emulate({"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16", nodes=5), "west": DISJOINT["west"]})
+    run = mcdiag("run", "api-access", *clusters.args())
+    assert "5 node(s)" in run.result("api-access", "east")["message"]
+    node_lists = [r for r in clusters["east"].requests if r.path == "/api/v1/nodes"]
+    assert len(node_lists) == 3 and all(r.query.get("limit") == "2" for r in node_lists)
+
+
+def test_list_shows_checks():
+    proc = subprocess.run([sys.executable, "-m", "mcdiag", "list", "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    ids = [c["id"] for c in json.loads(proc.stdout)]
+    assert ids[:2] == ["api-access", "k8s-version"] and "cidr-overlap" in ids
