@@ -236,8 +236,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Add the check items before ``-m``/``-k`` deselection runs."""
     if _state_key not in config.stash:
         return
-    collector = CheckCollector.from_parent(session, name="mcdiag")
-    items.extend(collector.collect())
+    collector = CheckCollector.from_parent(session, name="mcdiag", nodeid="mcdiag")
+    items.extend(session.genitems(collector))  # fires the collect reports, so counts and xdist see the items
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

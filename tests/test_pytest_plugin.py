@@ -1,0 +1,72 @@
+"""The pytest path: check items from the plugin give the same verdicts as ``mcdiag all``, also under xdist."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.test_core import OVERLAP, kubeadm_cluster
+
+pytest_plugins = ["pytester"]
+
+OUTCOME = {"pass": "passed", "warn": "passed", "fail": "failed", "error": "failed", "skip": "skipped"}
+
+
+def _pytest_verdicts(junit_path) -> dict[str, str]:
+    root = ET.parse(junit_path).getroot()
+    out = {}
+    for case in root.iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        kinds = {c.tag for c in case} - {"system-out", "system-err", "properties"}
+        outcome = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+        out[f"{props['check']}[{case.get('name').split('[', 1)[1]}"] = (outcome, props.get("status"), props.get("clusters"))
+    return out
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_same_verdicts_as_cli(emulate, mcdiag, pytester, xdist):
+    clusters = emulate({**OVERLAP, "north": kubeadm_cluster("10.50.0.0/16", "10.51.0.0/16")})
+    cli = mcdiag("all", *clusters.args())
+    expected = cli.verdicts()
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    args = [f"--mcdiag-cluster={name}={path}" for name, path in clusters.kubeconfigs.items()]
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, f"--junitxml={junit}", "-o", "junit_family=xunit1", *xdist, "-rA")
+    got = _pytest_verdicts(junit)
+    assert set(got) == set(expected)
+    for name, status in expected.items():
+        outcome, prop_status, _ = got[name]
+        assert prop_status == status, name
+        assert outcome == OUTCOME[status], name
+    assert got["cidr-overlap[east<->west]"][2] == "east,west"
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAIL cidr-overlap[[]east<->west[]]: pod CIDR 10.42.0.0/16 of cluster east overlaps*"])
+
+
+def test_marker_selection_inter_cluster(emulate, pytester):
+    clusters = emulate(OVERLAP)
+    args = [f"--mcdiag-cluster={n}={p}" for n, p in clusters.kubeconfigs.items()]
+    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, "-m", "preflight and not passive", "--co", "-q")
+    result.stdout.fnmatch_lines(["*no tests collected*"])
+    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, "-m", "preflight", "--co", "-q")
+    result.stdout.fnmatch_lines(["mcdiag::api-access[[]east[]]", "mcdiag::cidr-overlap[[]east<->west[]]"])
+
+
+def test_plugin_inert_without_clusters(pytester):
+    pytester.makepyfile("def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin")
+    result.assert_outcomes(passed=1)
+
+
+def test_kubeconfig_options_name_clusters_like_cli(emulate, mcdiag, pytester):
+    clusters = emulate(OVERLAP)
+    cli = mcdiag("run", "cidr-overlap", *clusters.kube_args("east", "west"))
+    result = pytester.runpytest_subprocess(
+        "-p", "mcdiag.pytest_plugin",
+        "--kubeconfig", str(clusters.kubeconfigs["east"]),
+        "--remote-kubeconfig", str(clusters.kubeconfigs["west"]),
+        "-k", "cidr-overlap", "-q",
+    )
+    assert list(cli.verdicts()) == ["cidr-overlap[east-ctx<->west-ctx]"]
+    result.stdout.fnmatch_lines(["*FAIL cidr-overlap[[]east-ctx<->west-ctx[]]*"])
