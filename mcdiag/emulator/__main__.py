@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", required=True, type=Path, help="kubeconfig file to write")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to bind (default: 0 = any free port)")
-    p.add_argument("--context", default=None, help="context name in the kubeconfig (default: NAME)")
+    p.add_argument("--context", default=None, help="context name in the kubeconfig (default: NAME-ctx)")
     p.add_argument("--user", default=None, help="user entry name in the kubeconfig (default: NAME-admin)")
     p.add_argument("--version", default="v1.29.3", help="Kubernetes gitVersion to report (default: v1.29.3)")
     p.add_argument("--token", default=None, help="bearer token to accept (default: random)")

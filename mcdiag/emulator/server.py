@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -177,6 +178,11 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would resolve the host name (socket.getfqdn), which can stall.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def process_request_thread(self, request: socket.socket, client_address: Any) -> None:
         # TLS handshake in the per-connection thread, so a slow client cannot block accept().
@@ -427,7 +433,7 @@ class ApiEmulator:
         namespace: str | None = None,
     ) -> dict:
         """Return the kubeconfig :meth:`kubeconfig` writes, as a dict."""
-        context = context or self.name
+        context = context or f"{self.name}-ctx"
         cluster_name = cluster_name or self.name
         user = user or f"{self.name}-admin"
         ctx: dict[str, Any] = {"cluster": cluster_name, "user": user}
@@ -466,7 +472,7 @@ class ApiEmulator:
     ) -> Path:
         """Write a kubeconfig for this emulator and return its path.
 
-        Defaults: context and cluster named after the emulator, user ``NAME-admin``,
+        Defaults: context ``NAME-ctx``, cluster ``NAME``, user ``NAME-admin``,
         the emulator's token (pass another ``token`` to get a kubeconfig that is
         answered 401).  With ``merge=True`` an existing file keeps its other
         clusters/users/contexts (same-named entries are replaced) and its
@@ -537,7 +543,7 @@ class ApiEmulator:
 
     def expire_continue_tokens(self) -> None:
         """Make every continue token issued so far answer 410 Expired (as after an etcd compaction)."""
-        self._compacted_rv = self.store.resource_version + 1
+        self._compacted_rv = self.store.bump_resource_version()
 
     # -- request log -------------------------------------------------------------------------
     @property
@@ -999,18 +1005,24 @@ class ApiEmulator:
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
 
-    def _select(self, req: _Request, rt: ResourceType, namespace: str | None) -> list[dict]:
+    def _select(
+        self, req: _Request, rt: ResourceType, namespace: str | None, *, copies: bool = True
+    ) -> list[dict]:
+        """Objects of a collection matching the request's selectors, sorted; copies or stored refs."""
         try:
             labels = parse_label_selector(req.query.get("labelSelector"))
             fields = parse_field_selector(req.query.get("fieldSelector"))
         except SelectorError as e:
             raise ApiError(400, "BadRequest", str(e)) from None
         with self.store.lock:
-            return [
-                self._served(o, rt)
-                for o in self.store.list(rt.group, rt.kind, namespace)
-                if labels.matches_object(o) and fields.matches(self._served(o, rt))
-            ]
+            out = []
+            for o in self.store.list(rt.group, rt.kind, namespace):
+                if not labels.matches_object(o):
+                    continue
+                if fields and not fields.matches({**o, "apiVersion": rt.api_version, "kind": rt.kind}):
+                    continue
+                out.append(self._served(o, rt) if copies else o)
+            return out
 
     def _list(self, req: _Request, rt: ResourceType, namespace: str | None) -> _Response:
         limit_text = req.query.get("limit") or "0"
@@ -1018,30 +1030,25 @@ class ApiEmulator:
             limit = int(limit_text)
         except ValueError:
             raise ApiError(400, "BadRequest", f"invalid limit {limit_text!r}") from None
-        with self.store.lock:
-            list_rv = self.store.resource_version
-            items = self._select(req, rt, namespace)
         token = req.query.get("continue")
+        start: tuple[str, str] | None = None
         if token:
-            rv, start = _decode_continue(token)
-            if rv < self._compacted_rv:
+            token_rv, start = _decode_continue(token)
+            if token_rv < self._compacted_rv:
                 raise ApiError(410, "Expired", _EXPIRED)
-            list_rv = rv
-            items = [o for o in items if _sort_key(o) > start]
-        meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-        if limit > 0 and len(items) > limit:
-            page = items[:limit]
-            meta["continue"] = _encode_continue(list_rv, _sort_key(page[-1]))
-            meta["remainingItemCount"] = len(items) - limit
-            items = page
+        with self.store.lock:
+            list_rv = token_rv if token else self.store.resource_version
+            items = self._select(req, rt, namespace, copies=False)
+            if start is not None:
+                items = [o for o in items if _sort_key(o) > start]
+            meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+            if limit > 0 and len(items) > limit:
+                meta["continue"] = _encode_continue(list_rv, _sort_key(items[limit - 1]))
+                meta["remainingItemCount"] = len(items) - limit
+                items = items[:limit]
+            items = [self._served(o, rt) for o in items]
         return _Response(
-            200,
-            {
-                "kind": rt.list_kind_name,
-                "apiVersion": rt.api_version,
-                "metadata": meta,
-                "items": items,
-            },
+            200, {"kind": rt.list_kind_name, "apiVersion": rt.api_version, "metadata": meta, "items": items}
         )
 
     def _pod_log(self, req: _Request, namespace: str, name: str) -> _Response:

@@ -399,6 +399,11 @@ class ObjectStore:
         """Latest resource version handed out."""
         return self._rv
 
+    def bump_resource_version(self) -> int:
+        """Advance the resource version without a write; returns the new value."""
+        with self.lock:
+            return int(self._next_rv())
+
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)

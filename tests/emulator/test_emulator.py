@@ -132,6 +132,15 @@ def test_load_objects_file_dir_and_lists(tmp_path):
 def test_version_and_health(emu, api):
     info = kubernetes.client.VersionApi(api).get_code()
     assert (info.major, info.minor, info.git_version) == ("1", "29", "v1.29.3")
+    cfg = emu.kubeconfig_dict()
+    assert cfg["current-context"] == "east-ctx" and cfg["users"][0]["name"] == "east-admin"
+    assert cfg["clusters"][0] == {
+        "name": "east",
+        "cluster": {
+            "server": emu.url,
+            "certificate-authority-data": base64.b64encode(emu.certificate_authority_pem).decode(),
+        },
+    }
     for path in ("/healthz", "/readyz", "/livez"):
         assert raw(api, "GET", path) == (200, "ok")
 
@@ -392,6 +401,9 @@ def test_bad_and_expired_continue_tokens(emu, api):
     with pytest.raises(ApiException) as err:
         core.list_namespaced_pod("default", limit=3, _continue=token)
     assert err.value.status == 410 and json.loads(err.value.body)["reason"] == "Expired"
+    fresh = core.list_namespaced_pod("default", limit=3)  # a new list pages normally again
+    rest = core.list_namespaced_pod("default", limit=10, _continue=fresh.metadata._continue)
+    assert len(fresh.items) + len(rest.items) == 7
 
 
 def test_watch_is_refused(api):
@@ -799,6 +811,28 @@ def test_two_emulators_at_once(tmp_path):
             with pytest.raises((ApiException, urllib3.exceptions.HTTPError)) as err:
                 kubernetes.client.CoreV1Api(x).list_namespace()
             assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+
+
+def test_dynamic_client_discovers_resources(emu, api):
+    crds = submariner_crds()
+    emu.add_all(crds)
+    dyn = kubernetes.dynamic.DynamicClient(api)
+    pods = dyn.resources.get(api_version="v1", kind="Pod").get(
+        namespace="default", label_selector="tier=front"
+    )
+    assert [p.metadata.name for p in pods.items] == ["web-1", "web-3", "web-5"]
+    brokers = dyn.resources.get(api_version="submariner.io/v1alpha1", kind="Broker").get()
+    assert [b.metadata.name for b in brokers.items] == ["submariner-broker"]
+
+
+def test_ipv6_loopback(tmp_path):
+    try:
+        e = ApiEmulator(host="::1", name="v6").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with e, client(e, tmp_path) as c:
+        assert e.url.startswith("https://[::1]:")
+        assert kubernetes.client.VersionApi(c).get_code().major == "1"
 
 
 def test_certificate_covers_extra_san_ips():
