@@ -1,0 +1,200 @@
+"""Faults the lab can inject, each reversible, each recorded in the lab state.
+
+``--cluster NAME`` picks the *affected* cluster (default: the first, ``cluster``).
+Firewall faults are nftables tables of their own (``mcdiag_<fault>``) in the
+namespace named below; healing deletes the table, so nothing else is touched.
+
+``block-vxlan``
+    In the affected cluster's LAN bridge (``mcdiag-C-lan``, nft ``bridge``
+    family, forward hook) frames carrying UDP/4800 to the gateway's node IP are
+    dropped: they never reach the gateway namespace, so a sniffer there sees
+    nothing. Breaks every cross-cluster path that enters the VXLAN at a worker
+    of C: worker pod IPs and the service IPs (they live on the worker) of C, in
+    both directions (requests from C's worker, and replies of C's worker to
+    the peer, both ride the VXLAN). C's gateway pod IP and intra-cluster
+    traffic stay fine.
+``block-tunnel``
+    In ``mcdiag-wan`` (forward hook) UDP/51821 sent out of the link towards C's
+    gateway is dropped. The peer's handshakes and data never arrive at C; C's
+    own packets still leave but get no answer: the tunnel is down both ways
+    (``latest handshake`` stops advancing; a fresh lab never completes one).
+``break-dns``
+    C's CoreDNS stand-in (dnsmasq ``coredns``) is restarted without its forward
+    for the peer zone (``clusterset.local`` / the peer's Netmaker network),
+    answering NXDOMAIN for it as a Corefile without that block would. Only
+    lookups *from* C of the peer's names break; the peer resolving C's names
+    still works.
+``stop-service``
+    C's nginx stand-in (HTTP on 8080) is stopped: HTTP to C's nginx service IP
+    fails from everywhere (connection refused); DNS still answers.
+``mtu-blackhole``
+    In ``mcdiag-wan`` the link towards C's gateway gets MTU 1280 and ICMP
+    "fragmentation needed" is dropped (output and forward hooks). Tunnel
+    packets larger than 1280 bytes outer (about 1220 inner) vanish silently
+    in both directions (towards C: dropped by the router with the ICMP
+    suppressed; from C: too big for the router's receiving side). Small
+    packets, handshakes and pings pass.
+``drop-return``
+    In C's gateway (forward and output hooks) packets leaving through the
+    WireGuard interface that are conntrack ``REPLY``-direction ``ESTABLISHED``
+    are dropped. Connections *initiated by the peer* towards C (ping, DNS, HTTP
+    to C's pods and services) get no replies; connections *initiated by C*
+    towards the peer still work (their replies enter C through the tunnel and
+    are ORIGINAL-direction packets when they leave it). So A->B fails and B->A
+    passes when C = B... precisely: with C affected, peer->C fails and C->peer
+    passes. Handshakes are unaffected (they are outer UDP on the WAN link).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import netns
+from .topology import Cluster, Topology
+
+MTU_BLACKHOLE = 1280
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault: what it does (docstring of the module) and how to apply and heal it."""
+
+    name: str
+    summary: str
+    apply: Callable[[Any, Cluster], dict]
+    heal: Callable[[Any, dict], None]
+
+
+def _table(fault: str) -> str:
+    return "mcdiag_" + fault.replace("-", "_")
+
+
+def _drop_table(ns: str, family: str, table: str) -> None:
+    netns.nsexec(ns, ["nft", "delete", "table", family, table], check=False)
+
+
+# -- block-vxlan
+def _block_vxlan(lab, c: Cluster) -> dict:
+    t = _table("block-vxlan")
+    netns.nft(c.lan_ns, f"""table bridge {t} {{
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    ip daddr {c.gateway.lan_ip} udp dport {c.vxlan_port} counter drop comment "mcdiag block-vxlan"
+  }}
+}}
+""")
+    return {"netns": c.lan_ns, "family": "bridge", "table": t}
+
+
+def _heal_table(lab, rec: dict) -> None:
+    _drop_table(rec["netns"], rec["family"], rec["table"])
+
+
+# -- block-tunnel
+def _block_tunnel(lab, c: Cluster) -> dict:
+    topo: Topology = lab.topology
+    t = _table("block-tunnel") + "_" + c.name
+    netns.nft(topo.wan_ns, f"""table inet {t} {{
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    oifname "{c.gateway.wan_port}" udp dport {c.tunnel_port} counter drop comment "mcdiag block-tunnel {c.name}"
+  }}
+}}
+""")
+    return {"netns": topo.wan_ns, "family": "inet", "table": t}
+
+
+# -- mtu-blackhole
+def _mtu_blackhole(lab, c: Cluster) -> dict:
+    topo: Topology = lab.topology
+    t = _table("mtu-blackhole") + "_" + c.name
+    port = c.gateway.wan_port
+    cp = netns.ip(topo.wan_ns, "-o", "link", "show", port)
+    old = int(cp.stdout.split(" mtu ")[1].split()[0])
+    netns.nft(topo.wan_ns, f"""table inet {t} {{
+  chain output {{
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter drop comment "mcdiag mtu-blackhole"
+  }}
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter drop comment "mcdiag mtu-blackhole"
+  }}
+}}
+""")
+    netns.ip(topo.wan_ns, "link", "set", port, "mtu", str(MTU_BLACKHOLE))
+    return {"netns": topo.wan_ns, "family": "inet", "table": t, "link": port, "old_mtu": old}
+
+
+def _heal_mtu(lab, rec: dict) -> None:
+    netns.ip(rec["netns"], "link", "set", rec["link"], "mtu", str(rec.get("old_mtu", 1500)), check=False)
+    _drop_table(rec["netns"], rec["family"], rec["table"])
+
+
+# -- drop-return
+def _drop_return(lab, c: Cluster) -> dict:
+    t = _table("drop-return")
+    rule = f'oifname "{c.wg_iface}" ct direction reply ct state established counter drop comment "mcdiag drop-return"'
+    netns.nft(c.gateway.netns, f"""table inet {t} {{
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    {rule}
+  }}
+  chain output {{
+    type filter hook output priority 0; policy accept;
+    {rule}
+  }}
+}}
+""")
+    return {"netns": c.gateway.netns, "family": "inet", "table": t}
+
+
+# -- break-dns
+def _break_dns(lab, c: Cluster) -> dict:
+    lab._restart_dns(c, forward=False)
+    return {}
+
+
+def _heal_dns(lab, rec: dict) -> None:
+    lab._restart_dns(lab.topology.cluster(rec["cluster"]), forward=True)
+
+
+# -- stop-service
+def _stop_service(lab, c: Cluster) -> dict:
+    lab._stop_process(f"{c.name}:nginx")
+    return {}
+
+
+def _heal_service(lab, rec: dict) -> None:
+    lab._start_http(lab.topology.cluster(rec["cluster"]))
+
+
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault("block-vxlan", "drop UDP/4800 to the gateway in the cluster's node LAN", _block_vxlan, _heal_table),
+        Fault("block-tunnel", "drop UDP/51821 towards the cluster's gateway in the WAN router", _block_tunnel,
+              _heal_table),
+        Fault("break-dns", "restart the cluster's DNS without the forward to the peer", _break_dns, _heal_dns),
+        Fault("stop-service", "stop the cluster's nginx HTTP server", _stop_service, _heal_service),
+        Fault("mtu-blackhole", f"MTU {MTU_BLACKHOLE} on the WAN link to the gateway, ICMP frag-needed dropped",
+              _mtu_blackhole, _heal_mtu),
+        Fault("drop-return", "drop replies leaving the gateway into the tunnel (peer-initiated flows die)",
+              _drop_return, _heal_table),
+    )
+}
+
+
+def apply(lab, fault: str, c: Cluster) -> dict:
+    """Apply ``fault`` to cluster ``c``; return the record to keep in the state."""
+    f = FAULTS[fault]
+    rec = {"fault": fault, "cluster": c.name, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    rec.update(f.apply(lab, c))
+    return rec
+
+
+def heal(lab, rec: dict) -> None:
+    FAULTS[rec["fault"]].heal(lab, rec)
