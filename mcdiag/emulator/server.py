@@ -35,8 +35,10 @@ from .store import (
     BUILTIN_RESOURCES,
     CRD_KIND,
     ApiError,
+    JsonPatchError,
     ObjectStore,
     ResourceType,
+    json_patch,
     merge_patch,
     not_found,
     status_object,
@@ -1150,18 +1152,8 @@ def _apply_patch(req: _Request, current: dict, patch: Any) -> Any:
         return merge_patch(current, patch)
     if ctype == "application/json-patch+json":
         try:
-            import jsonpatch
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                "application/json-patch+json needs the jsonpatch package in the emulator",
-            ) from None
-        if not isinstance(patch, list):
-            raise ApiError(400, "BadRequest", "a JSON patch must be a JSON array")
-        try:
-            return jsonpatch.apply_patch(current, patch)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+            return json_patch(current, patch)
+        except JsonPatchError as e:
             raise ApiError(
                 422, "Invalid", f"the server rejected our request due to an error in our request: {e}"
             ) from None

@@ -359,6 +359,112 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+class JsonPatchError(ValueError):
+    """A JSON patch (RFC 6902) operation could not be applied."""
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise JsonPatchError(f"invalid JSON pointer {path!r}")
+    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+
+
+def _index(container: list, token: str, *, for_add: bool = False) -> int:
+    if for_add and token == "-":
+        return len(container)
+    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
+        raise JsonPatchError(f"invalid array index {token!r}")
+    i = int(token)
+    if i > len(container) or (i == len(container) and not for_add):
+        raise JsonPatchError(f"array index {i} out of range")
+    return i
+
+
+def _parent(doc: Any, tokens: list[str]) -> Any:
+    cur = doc
+    for t in tokens[:-1]:
+        if isinstance(cur, dict) and t in cur:
+            cur = cur[t]
+        elif isinstance(cur, list):
+            cur = cur[_index(cur, t)]
+        else:
+            raise JsonPatchError(f"path /{'/'.join(tokens)} does not exist")
+    return cur
+
+
+def _get(doc: Any, path: str) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        return doc
+    parent, last = _parent(doc, tokens), tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent[last]
+    if isinstance(parent, list):
+        return parent[_index(parent, last)]
+    raise JsonPatchError(f"path {path} does not exist")
+
+
+def _remove(doc: Any, path: str) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        raise JsonPatchError("cannot remove the whole document")
+    parent, last = _parent(doc, tokens), tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent.pop(last)
+    if isinstance(parent, list):
+        return parent.pop(_index(parent, last))
+    raise JsonPatchError(f"path {path} does not exist")
+
+
+def _add(doc: Any, path: str, value: Any) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        return value
+    parent, last = _parent(doc, tokens), tokens[-1]
+    if isinstance(parent, dict):
+        parent[last] = value
+    elif isinstance(parent, list):
+        parent.insert(_index(parent, last, for_add=True), value)
+    else:
+        raise JsonPatchError(f"cannot add at {path}")
+    return doc
+
+
+def json_patch(doc: Any, operations: Any) -> Any:
+    """Apply a JSON patch (RFC 6902) to a copy of ``doc``; raises :class:`JsonPatchError`."""
+    if not isinstance(operations, list):
+        raise JsonPatchError("a JSON patch must be a JSON array")
+    doc = copy.deepcopy(doc)
+    for op in operations:
+        if not isinstance(op, dict) or "op" not in op or "path" not in op:
+            raise JsonPatchError(f"invalid operation {op!r}")
+        kind, path = op["op"], op["path"]
+        if kind in ("add", "replace", "test") and "value" not in op:
+            raise JsonPatchError(f"operation {kind} needs a value")
+        if kind == "add":
+            doc = _add(doc, path, copy.deepcopy(op["value"]))
+        elif kind == "remove":
+            _remove(doc, path)
+        elif kind == "replace":
+            _get(doc, path)  # must exist
+            if _pointer(path):
+                _remove(doc, path)
+            doc = _add(doc, path, copy.deepcopy(op["value"]))
+        elif kind in ("move", "copy"):
+            if "from" not in op:
+                raise JsonPatchError(f"operation {kind} needs from")
+            value = _remove(doc, op["from"]) if kind == "move" else copy.deepcopy(_get(doc, op["from"]))
+            doc = _add(doc, path, value)
+        elif kind == "test":
+            if _get(doc, path) != op["value"]:
+                raise JsonPatchError(f"test operation failed at {path}")
+        else:
+            raise JsonPatchError(f"unknown operation {kind!r}")
+    return doc
+
+
 Callback = Callable[[dict], Any]
 
 

@@ -682,6 +682,14 @@ def test_replace_patch_and_status(emu, api):
         api,
         "PATCH",
         "/api/v1/namespaces/default/configmaps/cfg",
+        body=[{"op": "test", "path": "/data/j", "value": "other"}],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert status == 422 and body["reason"] == "Invalid"
+    status, body = raw(
+        api,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cfg",
         body={"data": {}},
         headers={"Content-Type": "application/apply-patch+yaml"},
     )
@@ -915,6 +923,36 @@ def test_standalone_process(tmp_path):
 
 # ---------------------------------------------------------------------------
 # selector parsing details
+
+
+def test_json_patch_units():
+    from mcdiag.emulator.store import JsonPatchError, json_patch
+
+    doc = {"a": {"b": [1, 2]}, "c/d": 1}
+    out = json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/b/-", "value": 3},
+            {"op": "add", "path": "/a/b/0", "value": 0},
+            {"op": "replace", "path": "/c~1d", "value": 2},
+            {"op": "copy", "from": "/a/b", "path": "/copy"},
+            {"op": "move", "from": "/a/b/3", "path": "/moved"},
+            {"op": "remove", "path": "/a/b/0"},
+            {"op": "test", "path": "/moved", "value": 3},
+        ],
+    )
+    assert out == {"a": {"b": [1, 2]}, "c/d": 2, "copy": [0, 1, 2, 3], "moved": 3}
+    assert doc == {"a": {"b": [1, 2]}, "c/d": 1}  # input untouched
+    for bad in (
+        [{"op": "test", "path": "/c~1d", "value": 5}],
+        [{"op": "remove", "path": "/nope"}],
+        [{"op": "replace", "path": "/x", "value": 1}],
+        [{"op": "add", "path": "/a/b/7", "value": 1}],
+        [{"op": "frob", "path": "/a"}],
+        {"op": "add"},
+    ):
+        with pytest.raises(JsonPatchError):
+            json_patch(doc, bad)
 
 
 def test_selector_parsing_units():
