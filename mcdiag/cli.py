@@ -195,6 +195,19 @@ def options_from_args(args: argparse.Namespace) -> Options:
     )
 
 
+def options_from_args_partial(args: argparse.Namespace) -> Options:
+    """:class:`Options` from a parser that has only the cluster options (gather, cleanup)."""
+    return Options(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        remote_kubeconfig=args.remote_kubeconfig,
+        remote_context=args.remote_context,
+        cluster=list(args.cluster),
+        provider=args.provider,
+        request_timeout=args.request_timeout,
+    )
+
+
 class Progress:
     """Progress on stderr while checks run: a line per finished result on a TTY, a count otherwise."""
 

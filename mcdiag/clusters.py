@@ -147,14 +147,17 @@ class LiveSource:
         self.timeout = request_timeout
 
     def request(
-        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = ""
-    ) -> dict[str, Any]:
-        """One API request through the official client; every failure becomes :class:`ResourceUnavailable`."""
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = "", raw: bool = False
+    ) -> Any:
+        """One API request through the official client; every failure becomes :class:`ResourceUnavailable`.
+
+        Returns the decoded JSON body, or the text when ``raw`` (pod logs).
+        """
         from kubernetes.client.exceptions import ApiException
 
         what = what or f"{method} {path}"
         timeout = (min(self.timeout, 5.0), self.timeout)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "*/*" if raw else "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -190,10 +193,16 @@ class LiveSource:
             raise _network_error(exc, self.server, self.timeout) from None
         except (OSError, ssl.SSLError) as exc:
             raise ResourceUnavailable("unreachable", f"cannot reach {self.server}: {exc}") from None
+        if raw:
+            return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
         try:
             return json.loads(data) if data else {}
         except ValueError:
             raise ResourceUnavailable("error", f"{what}: the API server answered something that is not JSON") from None
+
+    def request_text(self, method: str, path: str, query: dict[str, str] | None = None, what: str = "") -> str:
+        """A request whose answer is text (pod logs)."""
+        return self.request(method, path, query, what=what, raw=True)
 
     def get(self, path: str, query: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
         """GET ``path`` and decode JSON."""

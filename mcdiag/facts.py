@@ -119,16 +119,19 @@ def detect_provider(view: ClusterView) -> str:
         return view.provider_override
     if submariner_cr(view) is not None:
         return "submariner"
+    daemonsets_error: ResourceUnavailable | None = None
     try:
         if view.select(R.DAEMONSETS, app="netclient"):
             return "netmaker"
-    except ResourceUnavailable:
-        pass
+    except ResourceUnavailable as exc:
+        daemonsets_error = exc
     try:
         if view.find(R.NAMESPACES, SUBMARINER_NS):
             return "submariner"
     except ResourceUnavailable:
         pass
+    if daemonsets_error is not None:
+        raise daemonsets_error  # netmaker or none cannot be told apart: an error with the reason, not a guess
     return "none"
 
 

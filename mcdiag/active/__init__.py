@@ -1,0 +1,1 @@
+"""Active checks: probes in short-lived pods, and the run-scoped executor that manages them."""

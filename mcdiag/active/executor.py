@@ -1,0 +1,387 @@
+"""Runs probes in short-lived pods: create, wait (bounded), read the result, delete.
+
+Every object carries ``app.kubernetes.io/managed-by=mcdiag`` and the run id,
+lives in one namespace (``mcdiag-probes`` unless told otherwise), has
+``activeDeadlineSeconds``, tolerates every taint and never restarts. A probe
+prints one JSON object; the executor reads it from the pod's log. Listener
+and sender pairs are coordinated through the listener's ``listening`` line.
+Everything created is deleted at the end of the run (:meth:`cleanup`), on
+failure and on Ctrl-C too; ``mcdiag cleanup`` removes leftovers of crashed runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcdiag import __version__
+from mcdiag.errors import ResourceUnavailable
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+RUN_ID = "mcdiag.io/run-id"
+PROBE = "mcdiag.io/probe"
+DEFAULT_NAMESPACE = "mcdiag-probes"
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/mcdiag"
+IMAGE_NAME = "mcdiag-probe"
+POLL = 0.25
+
+
+def probe_image(image: str | None = None, repository: str | None = None) -> str:
+    """``--image`` as given, else ``REPOSITORY/mcdiag-probe:VERSION`` (mirrors via ``--image-repository``)."""
+    if image:
+        return image
+    return f"{(repository or DEFAULT_IMAGE_REPOSITORY).rstrip('/')}/{IMAGE_NAME}:{__version__}"
+
+
+def new_run_id() -> str:
+    """A short id that labels everything one run creates."""
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass
+class PodSpec:
+    """What to run where."""
+
+    node: str
+    argv: list[str]
+    name: str = "probe"
+    host_network: bool = True
+    timeout: float = 30.0
+    #: Labels beyond the managed-by / run-id ones (e.g. for a Service selector).
+    labels: dict[str, str] = field(default_factory=dict)
+    ports: list[int] = field(default_factory=list)
+    #: Keep running until deleted (servers); the executor then does not wait for completion.
+    daemon: bool = False
+
+
+@dataclass
+class PodResult:
+    """What came back from one probe pod."""
+
+    cluster: str
+    node: str
+    pod: str
+    phase: str
+    data: dict[str, Any] | None
+    logs: str = ""
+    #: Why there is no data (never started, timed out, no JSON in the log); empty when ``data`` is set.
+    problem: str = ""
+    pod_ip: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The probe ran and said ``ok``."""
+        return bool(self.data and self.data.get("ok"))
+
+
+def last_json(text: str, key: str = "probe") -> dict[str, Any] | None:
+    """The last line of ``text`` that is a JSON object with ``key``."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and key in obj:
+                return obj
+    return None
+
+
+def _waiting_reason(pod: dict[str, Any]) -> str:
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason"):
+            return f"{waiting['reason']}: {waiting.get('message', '')}".strip(": ")
+    for cond in status.get("conditions") or []:
+        if cond.get("status") == "False" and cond.get("reason"):
+            return f"{cond['reason']}: {cond.get('message', '')}".strip(": ")
+    return f"phase {status.get('phase', 'Pending')}"
+
+
+class ProbeExecutor:
+    """Creates probe pods in the clusters of a run and cleans up after them."""
+
+    def __init__(
+        self,
+        sources: dict[str, Any],
+        *,
+        run_id: str | None = None,
+        image: str | None = None,
+        image_repository: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        start_timeout: float = 60.0,
+    ):
+        self.sources = sources
+        self.run_id = run_id or new_run_id()
+        self.image = probe_image(image, image_repository)
+        self.namespace = namespace
+        self.start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._namespaces: dict[str, threading.Event] = {}
+        self._created: list[tuple[str, str, str, str]] = []  # (cluster, api path prefix, plural, name)
+        self._counter = 0
+        self.closed = False
+
+    # -- low level ------------------------------------------------------------------------------
+    def _labels(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {MANAGED_BY: "mcdiag", RUN_ID: self.run_id, **(extra or {})}
+
+    def _name(self, hint: str) -> str:
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        return f"mcdiag-{hint}-{self.run_id}-{n}"[:63].rstrip("-")
+
+    def create(self, cluster: str, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST ``obj`` and remember it for :meth:`cleanup`."""
+        if self.closed:
+            raise ResourceUnavailable("error", "the run is ending: no more probe objects are created")
+        name = obj["metadata"]["name"]
+        with self._lock:
+            self._created.append((cluster, path, name, obj.get("kind", "")))
+        return self.sources[cluster].request("POST", path, body=obj, what=f"create {obj.get('kind')} {name}")
+
+    def delete(self, cluster: str, path: str, name: str) -> None:
+        """DELETE one object; a 404 is fine."""
+        try:
+            self.sources[cluster].request("DELETE", f"{path}/{name}", query={"gracePeriodSeconds": "0"}, what=f"delete {name}")
+        except ResourceUnavailable as exc:
+            if exc.status != 404:
+                raise
+
+    def ensure_namespace(self, cluster: str) -> None:
+        """Create the probe namespace once per cluster (an existing one is reused)."""
+        with self._lock:
+            event = self._namespaces.get(cluster)
+            first = event is None
+            if first:
+                event = self._namespaces[cluster] = threading.Event()
+        if not first:
+            event.wait(30)
+            return
+        try:
+            ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": self._labels()}}
+            try:
+                self.create(cluster, "/api/v1/namespaces", ns)
+            except ResourceUnavailable as exc:
+                if exc.status != 409:
+                    raise
+                with self._lock:  # it was there before this run: not ours to delete
+                    self._created = [c for c in self._created if not (c[0] == cluster and c[2] == self.namespace)]
+        finally:
+            event.set()
+
+    def pod_manifest(self, name: str, spec: PodSpec) -> dict[str, Any]:
+        """The probe pod (also what tests and `mcdiag cleanup` recognise)."""
+        deadline = max(30, math.ceil(spec.timeout + self.start_timeout))
+        container: dict[str, Any] = {
+            "name": "probe",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": list(spec.argv),
+            "securityContext": {"capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
+        }
+        if spec.ports:
+            container["ports"] = [{"containerPort": p} for p in spec.ports]
+        pod_spec: dict[str, Any] = {
+            "nodeName": spec.node,
+            "hostNetwork": spec.host_network,
+            "restartPolicy": "Never",
+            "tolerations": [{"operator": "Exists"}],
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "containers": [container],
+        }
+        if spec.host_network:
+            pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+        if not spec.daemon:
+            pod_spec["activeDeadlineSeconds"] = deadline
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": self.namespace, "labels": self._labels({PROBE: spec.name, **spec.labels})},
+            "spec": pod_spec,
+        }
+
+    def _pod_path(self) -> str:
+        return f"/api/v1/namespaces/{self.namespace}/pods"
+
+    def start(self, cluster: str, spec: PodSpec) -> str:
+        """Create the pod; returns its name."""
+        self.ensure_namespace(cluster)
+        name = self._name(spec.name)
+        self.create(cluster, self._pod_path(), self.pod_manifest(name, spec))
+        return name
+
+    def get_pod(self, cluster: str, name: str) -> dict[str, Any]:
+        """The pod as the API has it now."""
+        return self.sources[cluster].get(f"{self._pod_path()}/{name}", what=f"get pod {name}")
+
+    def logs(self, cluster: str, name: str) -> str:
+        """The pod's log (empty when there is none yet)."""
+        try:
+            data = self.sources[cluster].request_text("GET", f"{self._pod_path()}/{name}/log", what=f"logs of {name}")
+        except ResourceUnavailable:
+            return ""
+        return data
+
+    def wait_running(self, cluster: str, name: str, timeout: float | None = None) -> tuple[dict[str, Any] | None, str]:
+        """Wait until the pod runs (or already finished). Returns (pod, problem)."""
+        end = time.monotonic() + (timeout or self.start_timeout)
+        pod: dict[str, Any] | None = None
+        while time.monotonic() < end:
+            pod = self.get_pod(cluster, name)
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Running", "Succeeded", "Failed"):
+                return pod, ""
+            time.sleep(POLL)
+        why = _waiting_reason(pod) if pod else "not created"
+        return pod, f"probe pod {name} never started within {timeout or self.start_timeout:g}s ({why})"
+
+    def wait_log(self, cluster: str, name: str, needle: str, timeout: float) -> bool:
+        """Wait until ``needle`` shows in the pod's log (or the pod ended)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if needle in self.logs(cluster, name):
+                return True
+            phase = (self.get_pod(cluster, name).get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                return needle in self.logs(cluster, name)
+            time.sleep(POLL)
+        return False
+
+    def finish(self, cluster: str, name: str, spec: PodSpec, started: bool = True) -> PodResult:
+        """Wait for the pod to end (bounded), read its JSON, delete it."""
+        try:
+            pod, problem = self.wait_running(cluster, name) if started else (None, "")
+            if problem:
+                return PodResult(cluster, spec.node, name, (pod or {}).get("status", {}).get("phase", "Pending"), None, "", problem)
+            end = time.monotonic() + spec.timeout + 15
+            phase = (pod or {}).get("status", {}).get("phase")
+            while phase not in ("Succeeded", "Failed") and time.monotonic() < end:
+                time.sleep(POLL)
+                pod = self.get_pod(cluster, name)
+                phase = (pod.get("status") or {}).get("phase")
+            logs = self.logs(cluster, name)
+            pod_ip = (pod or {}).get("status", {}).get("podIP")
+            if phase not in ("Succeeded", "Failed"):
+                return PodResult(cluster, spec.node, name, phase or "?", last_json(logs), logs, f"probe pod {name} did not finish in time", pod_ip)
+            data = last_json(logs)
+            if data is None:
+                term = _termination_message(pod or {})
+                data = last_json(term)
+                if data is None:
+                    reason = (pod or {}).get("status", {}).get("reason") or phase
+                    return PodResult(cluster, spec.node, name, phase, None, logs, f"probe pod {name} ended ({reason}) without a result", pod_ip)
+            return PodResult(cluster, spec.node, name, phase, data, logs, "", pod_ip)
+        finally:
+            self.delete(cluster, self._pod_path(), name)
+
+    # -- what checks call -----------------------------------------------------------------------
+    def run(self, cluster: str, spec: PodSpec) -> PodResult:
+        """One probe pod: start, wait, read, delete."""
+        try:
+            name = self.start(cluster, spec)
+        except ResourceUnavailable as exc:
+            return PodResult(cluster, spec.node, "", "NotCreated", None, "", f"cannot create the probe pod: {exc.message}")
+        return self.finish(cluster, name, spec)
+
+    def serve(self, cluster: str, spec: PodSpec) -> tuple[str, dict[str, Any] | None, str]:
+        """Start a long-running pod (a server) and wait until it runs: (name, pod, problem)."""
+        spec.daemon = True
+        try:
+            name = self.start(cluster, spec)
+        except ResourceUnavailable as exc:
+            return "", None, f"cannot create the probe pod: {exc.message}"
+        pod, problem = self.wait_running(cluster, name)
+        return name, pod, problem
+
+    def stop(self, cluster: str, name: str) -> None:
+        """Delete a pod started with :meth:`serve`."""
+        if name:
+            self.delete(cluster, self._pod_path(), name)
+
+    def pair(self, listener: tuple[str, PodSpec], sender: tuple[str, PodSpec]) -> tuple[PodResult, PodResult | None]:
+        """Start the listener, wait for its ``listening`` line, run the sender, collect both."""
+        lc, lspec = listener
+        sc, sspec = sender
+        try:
+            lname = self.start(lc, lspec)
+        except ResourceUnavailable as exc:
+            return PodResult(lc, lspec.node, "", "NotCreated", None, "", f"cannot create the listener pod: {exc.message}"), None
+        pod, problem = self.wait_running(lc, lname)
+        if problem:
+            self.delete(lc, self._pod_path(), lname)
+            return PodResult(lc, lspec.node, lname, "Pending", None, "", problem), None
+        if not self.wait_log(lc, lname, '"listening"', min(lspec.timeout, 20)):
+            result = self.finish(lc, lname, lspec, started=False)
+            if not result.problem and result.data is None:
+                result.problem = "the listener never reported that it was listening"
+            return result, None
+        sent = self.run(sc, sspec)
+        received = self.finish(lc, lname, lspec, started=False)
+        return received, sent
+
+    def cleanup(self) -> list[str]:
+        """Delete everything this run created, newest first. Returns problems (never raises)."""
+        self.closed = True
+        with self._lock:
+            created = list(reversed(self._created))
+            self._created.clear()
+        problems = []
+        for cluster, path, name, kind in created:
+            try:
+                self.delete(cluster, path, name)
+            except ResourceUnavailable as exc:
+                problems.append(f"{cluster}: {kind} {name} not deleted: {exc.message}")
+        return problems
+
+
+def _termination_message(pod: dict[str, Any]) -> str:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term and term.get("message"):
+            return str(term["message"])
+    return ""
+
+
+#: Kinds ``mcdiag cleanup`` removes by label, in deletion order (namespaces last).
+CLEANUP_KINDS: Sequence[tuple[str, str, bool]] = (
+    ("/apis/multicluster.x-k8s.io/v1alpha1", "serviceexports", True),
+    ("/api/v1", "services", True),
+    ("/apis/apps/v1", "deployments", True),
+    ("/api/v1", "pods", True),
+    ("/api/v1", "namespaces", False),
+)
+
+
+def cleanup_leftovers(source: Any, run_id: str | None = None) -> tuple[list[str], list[str]]:
+    """Delete every object labelled managed-by=mcdiag (of one run, or all). Returns (deleted, problems)."""
+    selector = f"{MANAGED_BY}=mcdiag" + (f",{RUN_ID}={run_id}" if run_id else "")
+    deleted, problems = [], []
+    for prefix, plural, namespaced in CLEANUP_KINDS:
+        try:
+            items = source.get(f"{prefix}/{plural}", {"labelSelector": selector}, what=f"list {plural}").get("items") or []
+        except ResourceUnavailable as exc:
+            if exc.kind != "not-served":
+                problems.append(f"cannot list {plural}: {exc.message}")
+            continue
+        for item in items:
+            meta = item.get("metadata") or {}
+            path = f"{prefix}/namespaces/{meta.get('namespace')}/{plural}" if namespaced else f"{prefix}/{plural}"
+            try:
+                source.request("DELETE", f"{path}/{meta['name']}", query={"gracePeriodSeconds": "0"}, what=f"delete {plural}")
+                deleted.append(f"{plural}/{meta.get('namespace') + '/' if namespaced else ''}{meta['name']}")
+            except ResourceUnavailable as exc:
+                if exc.status != 404:
+                    problems.append(f"{plural} {meta['name']}: {exc.message}")
+    return deleted, problems
