@@ -8,6 +8,7 @@ one-line reason and no traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,10 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     a.add_argument("--max-rtt", type=float, default=100.0, metavar="MS", help="latency warns above this RTT (default 100)")
     a.add_argument("--image", help="probe pod image (default: mcdiag's probe image)")
     a.add_argument("--image-repository", metavar="REPO", help="registry mirror for the probe image")
+    a.add_argument("--probe-namespace", default="mcdiag-probes", metavar="NS", help="namespace for probe pods (default mcdiag-probes)")
+    a.add_argument(
+        "--probe-start-timeout", type=float, default=60.0, metavar="S", help="seconds a probe pod may take to start (default 60)"
+    )
     r = p.add_argument_group("reports")
     r.add_argument("--report-dir", default="reports", metavar="DIR", help="where reports go (default reports/)")
     r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path")
@@ -253,11 +258,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         views = session.load_views(options.specs(), options)
     gates = session.gate_checks(reg)
     progress = Progress(len(checks) * max(1, len(views)))
-    runner = Runner(views, {}, jobs=args.jobs, check_timeout=args.check_timeout, progress=progress)
+    executor = None
+    if any("active" in c.tags for c in checks):
+        from mcdiag.active.executor import ProbeExecutor
+
+        executor = ProbeExecutor(
+            {id(v): v.source for v in views},
+            image=options.image,
+            image_repository=options.image_repository,
+            namespace=args.probe_namespace,
+            start_timeout=args.probe_start_timeout,
+        )
+    runner = Runner(views, {}, jobs=args.jobs, check_timeout=args.check_timeout, progress=progress, probes=executor)
 
     def after_gate() -> None:
         session.resolve_names(views)
         runner.options.update(options.check_options([v.name for v in views]))
+        if executor is not None:
+            executor.sources = {v.name: v.source for v in views}
+            progress.note(f"probe pods: namespace {executor.namespace}, image {executor.image}, run id {executor.run_id}")
         wanted = session.reads_of(checks)
         reachable = [v for v in views if not v.unreachable]
         if reachable:
@@ -268,8 +287,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             list(pool.map(lambda v: v.prefetch(wanted), reachable))
 
     progress.note(f"checking {len(views)} cluster(s): {len(checks)} check(s)")
-    report = runner.run(checks, gates, after_gate=after_gate)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        report = runner.run(checks, gates, after_gate=after_gate)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if executor is not None:
+            progress.note("deleting probe pods and objects of this run")
+            for problem in executor.cleanup():
+                print(f"mcdiag: cleanup: {problem} (run `mcdiag cleanup --run-id {executor.run_id}`)", file=sys.stderr)
     return finish(report, args)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def finish(report: RunReport, args: argparse.Namespace) -> int:
