@@ -109,7 +109,8 @@ def _summarise(res: dict[str, Any], hits: list[dict[str, Any]]) -> None:
 def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float = 5.0,
                bind: str = "0.0.0.0", ready: threading.Event | None = None,
                method: str = "auto", linger: float = 0.5,
-               on_ready: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+               on_ready: Callable[[dict[str, Any]], None] | None = None,
+               start_timeout: float = 10.0) -> dict[str, Any]:
     """Wait up to ``timeout`` for a UDP datagram to ``port`` whose payload contains ``marker``.
 
     Fields: method (``sniff`` or ``socket``), matches, received (one entry per
@@ -119,13 +120,17 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
     ``other_datagrams`` counts datagrams to the port without the marker.
 
     ``method="auto"`` sniffs when allowed (CAP_NET_RAW) on ``iface`` or all
-    interfaces, and otherwise binds a UDP socket to ``bind``:``port`` (which
-    cannot see datagrams to a port the kernel owns, e.g. VXLAN). ``ready`` is
-    set and ``on_ready(info)`` called once capture is up, so a coordinator
-    knows when to start the sender. After the first match it keeps listening
-    ``linger`` seconds (within ``timeout``) to collect the rest of a burst.
+    interfaces, and only when sniffing is impossible (no CAP_NET_RAW, no
+    scapy) binds a UDP socket to ``bind``:``port`` (which cannot see
+    datagrams to a port the kernel owns, e.g. VXLAN). ``ready`` is set and
+    ``on_ready(info)`` called once capture is up, so a coordinator knows when
+    to start the sender; ``timeout`` counts from that moment, and starting the
+    capture is bounded by ``start_timeout``. After the first match it keeps
+    listening ``linger`` seconds (within ``timeout``) to collect the rest of
+    a burst.
     """
     timeout = check_timeout(timeout)
+    start_timeout = check_timeout(start_timeout, "start_timeout")
     port = check_port(port)
     marker_b = check_marker(marker)
     if method not in ("auto", "sniff", "socket"):
@@ -134,7 +139,6 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
         raise ProbeUsageError("linger must be between 0 and 60 seconds")
     bind_addr = check_ip(bind, "bind")
     started = time.monotonic()
-    deadline = started + timeout
     res = new_result("udp-listen", port=port, marker=marker_b.decode(errors="replace"), iface=iface,
                      method=None, timeout=timeout, matches=0, src_ip=None, src_port=None,
                      dst_ip=None, dst_port=None, vxlan=False, vni=None, received=[],
@@ -151,11 +155,12 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
 
     notes: list[str] = []
     if method in ("auto", "sniff"):
-        outcome = _listen_sniff(res, port, marker_b, iface, started, deadline, float(linger), announce)
+        outcome, can_fall_back = _listen_sniff(res, port, marker_b, iface, started, timeout, start_timeout,
+                                               float(linger), announce)
         if outcome is None:
             return _listen_result(res, started, port, marker_b, timeout, iface)
         notes.append(outcome)
-        if method == "sniff":
+        if method == "sniff" or not can_fall_back:
             res["method"] = "sniff"
             return finish(res, started, False, f"cannot sniff: {outcome}")
     if iface is not None:
@@ -165,7 +170,7 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
         res["method_note"] = "; ".join(notes) + (
             "; fell back to a bound UDP socket, which cannot see datagrams to a port the kernel owns (VXLAN)"
             if method == "auto" else "")
-    err = _listen_socket(res, port, marker_b, bind_addr, started, deadline, float(linger), announce)
+    err = _listen_socket(res, port, marker_b, bind_addr, started, timeout, float(linger), announce)
     if err:
         return finish(res, started, False, err)
     return _listen_result(res, started, port, marker_b, timeout, iface)
@@ -184,8 +189,10 @@ def _listen_result(res: dict[str, Any], started: float, port: int, marker: bytes
 
 
 def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | None, started: float,
-                  deadline: float, linger: float, announce: Callable[[dict[str, Any]], None]) -> str | None:
-    """Capture with scapy; return None when capture ran, else why it could not."""
+                  timeout: float, start_timeout: float, linger: float,
+                  announce: Callable[[dict[str, Any]], None]) -> tuple[str | None, bool]:
+    """Capture with scapy; return (None, _) when capture ran, else (why not, may fall back)."""
+    deadline = time.monotonic() + start_timeout
     try:
         _quiet_scapy()
         from scapy.arch.linux import L2ListenSocket
@@ -194,7 +201,7 @@ def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | No
         from scapy.layers.inet6 import IPv6  # noqa: F401 - registers IPv6 dissection
         from scapy.sendrecv import AsyncSniffer
     except Exception as exc:  # noqa: BLE001 - any import problem means "no sniffing"
-        return f"scapy unavailable ({exc})"
+        return f"scapy unavailable ({exc})", True
 
     # Only count datagrams that arrived, not copies of ones this host sends.
     l2socket: Any = L2ListenSocket
@@ -214,9 +221,9 @@ def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | No
         try:
             ifaces = sorted(set(get_if_list()))
         except Exception as exc:  # noqa: BLE001
-            return f"cannot list interfaces ({exc})"
+            return f"cannot list interfaces ({exc})", False
         if not ifaces:
-            return "no network interfaces to sniff on"
+            return "no network interfaces to sniff on", False
     res["sniffed_ifaces"] = ifaces
 
     hits: list[dict[str, Any]] = []
@@ -252,8 +259,10 @@ def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | No
         sniffer = AsyncSniffer(iface=ifaces, filter=bpf, lfilter=lfilter, prn=prn, store=False,
                                L2socket=l2socket, started_callback=capture_up.set)
         sniffer.start()
+    except PermissionError:
+        return "sniffing not permitted (needs CAP_NET_RAW)", True
     except Exception as exc:  # noqa: BLE001
-        return f"cannot start the sniffer ({errno_reason(exc)})"
+        return f"cannot start the sniffer ({errno_reason(exc)})", False
     while not capture_up.is_set():
         thread = getattr(sniffer, "thread", None)
         if thread is not None and not thread.is_alive():
@@ -265,12 +274,13 @@ def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | No
         _stop(sniffer)
         exc = getattr(sniffer, "exception", None)
         if isinstance(exc, PermissionError):
-            return "sniffing not permitted (needs CAP_NET_RAW)"
+            return "sniffing not permitted (needs CAP_NET_RAW)", True
         if exc is not None:
-            return f"sniffer failed to start ({errno_reason(exc)})"
-        return "sniffer did not start in time"
+            return f"sniffer failed to start ({errno_reason(exc)})", False
+        return f"sniffer did not start within {start_timeout}s", False
     res["method"] = "sniff"
     res["bpf"] = bpf
+    deadline = time.monotonic() + timeout
     announce({"method": "sniff", "port": port, "ifaces": ifaces})
     try:
         got.wait(max(0.0, deadline - time.monotonic()))
@@ -285,7 +295,7 @@ def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | No
         _stop(sniffer)
     with lock:
         _summarise(res, list(hits))
-    return None
+    return None, False
 
 
 def _stop(sniffer: Any) -> None:
@@ -299,7 +309,7 @@ def _stop(sniffer: Any) -> None:
 
 def _listen_socket(res: dict[str, Any], port: int, marker: bytes,
                    bind_addr: ipaddress.IPv4Address | ipaddress.IPv6Address, started: float,
-                   deadline: float, linger: float, announce: Callable[[dict[str, Any]], None]) -> str | None:
+                   timeout: float, linger: float, announce: Callable[[dict[str, Any]], None]) -> str | None:
     family = socket.AF_INET6 if bind_addr.version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -310,6 +320,7 @@ def _listen_socket(res: dict[str, Any], port: int, marker: bytes,
         sock.setblocking(False)
         local = sock.getsockname()
         res["bind"] = f"{local[0]}:{local[1]}"
+        deadline = time.monotonic() + timeout
         announce({"method": "socket", "port": port, "bind": res["bind"]})
         hits: list[dict[str, Any]] = []
         end = deadline
