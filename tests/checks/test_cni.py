@@ -15,6 +15,12 @@ def _crds() -> tuple:
     return tuple(real_crds())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _load_crds():
+    """Parse the CRDs once per module, outside the tests' own time."""
+    _crds()
+
+
 def node(name: str = "node1", annotations: dict | None = None) -> dict:
     return {
         "apiVersion": "v1",

@@ -16,8 +16,19 @@ CHECK = "netclient-deployment"
 
 
 @functools.cache
+def _crds() -> tuple:
+    return tuple(real_crds())
+
+
+@functools.cache
 def _objects(cluster: str) -> tuple:
-    return tuple(real_crds() + load_yaml_dir(FIXTURES / "netmaker" / cluster))
+    return _crds() + tuple(load_yaml_dir(FIXTURES / "netmaker" / cluster))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _load_fixtures():
+    """Parse the fixture YAML once per module, outside the tests' own time."""
+    _objects("dc1"), _objects("cloud")
 
 
 def objects(cluster: str) -> list[dict]:

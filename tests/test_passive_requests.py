@@ -1,0 +1,93 @@
+"""A passive run only reads: no write request, and each list path is requested once per cluster."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections import Counter
+
+import pytest
+
+from tests.conftest import FIXTURES, load_yaml_dir, real_crds
+
+CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
+#: fixture pair -> (directory under mcdiag/fixtures, cluster names, emulator options)
+PAIRS = {
+    "netmaker": ("netmaker", ("dc1", "cloud"), {"version": "v1.28.5+k3s1"}),
+    "submariner": ("submariner", ("cluster", "cluster1"), {"extra_groups": CALICO_API}),
+}
+
+
+@functools.cache
+def _crds() -> tuple:
+    return tuple(real_crds())
+
+
+@functools.cache
+def _objects(directory: str, cluster: str) -> tuple:
+    return _crds() + tuple(load_yaml_dir(FIXTURES / directory / cluster))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _load_fixtures():
+    """Parse the fixture YAML once per module, outside the tests' own time."""
+    for directory, names, _ in PAIRS.values():
+        for name in names:
+            if (FIXTURES / directory / name).is_dir():
+                _objects(directory, name)
+
+
+def start_pair(emulate, pair: str):
+    directory, names, options = PAIRS[pair]
+    if not all((FIXTURES / directory / n).is_dir() for n in names):
+        pytest.skip(f"fixture pair {directory} not present")
+    return emulate({n: copy.deepcopy(list(_objects(directory, n))) for n in names}, **options)
+
+
+def repeated_paths(emu) -> dict[str, int]:
+    """Paths requested more than once, not counting pagination's continue requests."""
+    counts = Counter(r.path for r in emu.requests if "continue" not in r.query)
+    return {path: n for path, n in counts.items() if n > 1}
+
+
+@pytest.mark.parametrize("page_size", [None, 2], ids=["one-page", "paginated"])
+@pytest.mark.parametrize("pair", sorted(PAIRS))
+def test_passive_run_reads_each_list_once_and_writes_nothing(emulate, mcdiag, monkeypatch, pair, page_size):
+    if page_size:
+        monkeypatch.setattr("mcdiag.clusters.PAGE_SIZE", page_size)
+    clusters = start_pair(emulate, pair)
+    run = mcdiag("all", "--passive", *clusters.args())
+    assert run.code in (0, 1) and run.json["results"]
+    assert {"passive"} <= {t for r in run.json["results"] for t in r["tags"]}
+    for name, emu in clusters.emulators.items():
+        assert emu.writes() == [], name
+        assert all(r.method == "GET" for r in emu.requests), name
+        assert repeated_paths(emu) == {}, name
+        paths = {r.path for r in emu.requests}
+        assert {"/api/v1/nodes", "/api/v1/pods", "/apis/apps/v1/daemonsets"} <= paths
+        if page_size:
+            assert any("continue" in r.query for r in emu.requests), "pagination was not exercised"
+
+
+@pytest.mark.parametrize("pair", sorted(PAIRS))
+def test_gather_reads_each_list_once_and_writes_nothing(emulate, mcdiag, tmp_path, pair):
+    clusters = start_pair(emulate, pair)
+    run = mcdiag("gather", *clusters.args(), "-o", str(tmp_path / "snap"))
+    assert run.code == 0, run.err
+    for name, emu in clusters.emulators.items():
+        assert emu.writes() == [], name
+        assert repeated_paths(emu) == {}, name
+
+
+def test_healthy_netmaker_pair_passes_or_skips_with_reasons(emulate, mcdiag):
+    clusters = start_pair(emulate, "netmaker")
+    run = mcdiag("all", "--passive", *clusters.args())
+    results = run.json["results"]
+    assert run.code == 0
+    assert {r["status"] for r in results} <= {"pass", "skip"}, [(r["check"], r["status"], r["message"]) for r in results
+                                                               if r["status"] not in ("pass", "skip")]
+    assert all(r["message"] for r in results if r["status"] == "skip")
+    for check in ("cni-support", "netclient-deployment", "cluster-cidrs", "api-access"):
+        assert run.status(check, "dc1") == run.status(check, "cloud") == "pass"
+    assert {c["provider"] for c in run.json["clusters"]} == {"netmaker"}
+    assert {c["cni"] for c in run.json["clusters"]} == {"flannel"}
