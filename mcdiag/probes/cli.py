@@ -31,6 +31,15 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults only where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _positive(value: str) -> float:
     try:
         number = float(value)
@@ -124,7 +133,7 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
 
     def add(name: str, call: Any, help_text: str, description: str, timeout: float) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=description,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
         p.add_argument("--timeout", type=_positive, default=timeout,
                        help="give up after this many seconds")
         p.set_defaults(func=_runner(name, call), _probe_prog=f"{prog} {name}")
@@ -135,9 +144,9 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
             "(shows NAT) and VXLAN encapsulation. Sniffs (needs CAP_NET_RAW) so it also sees datagrams "
             "to ports nothing listens on or the kernel owns (VXLAN 4800); otherwise binds a UDP socket. "
             'Writes {"event":"listening",...} to stderr once capturing.', 5.0)
-    p.add_argument("--port", type=int, required=True, help="UDP destination port to watch")
+    p.add_argument("--port", type=int, required=True, metavar="P", help="UDP destination port to watch")
     p.add_argument("--marker", required=True, help="string the payload must contain")
-    p.add_argument("--iface", help="sniff only this interface (default: all)")
+    p.add_argument("--iface", metavar="IF", help="sniff only this interface (default: all)")
     p.add_argument("--bind", default="0.0.0.0", help="address for the socket fallback")
     p.add_argument("--method", choices=("auto", "sniff", "socket"), default="auto",
                    help="capture method")
@@ -148,22 +157,24 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
             "Send COUNT datagrams containing MARKER to IP:PORT. With --vxlan-vni, wrap them in VXLAN "
             f"(port defaults to {VXLAN_DEFAULT_PORT}, Submariner's vx-submariner) around an inner "
             "Ethernet/IP/UDP frame.", 5.0)
-    p.add_argument("--to", required=True, metavar="IP:PORT", help="destination ([v6]:port for IPv6)")
+    p.add_argument("--to", required=True, metavar="IP:PORT",
+                   help=f"destination ([v6]:port for IPv6); PORT may be left out with --vxlan-vni "
+                        f"(then {VXLAN_DEFAULT_PORT})")
     p.add_argument("--marker", required=True, help="string to put in the payload")
-    p.add_argument("--vxlan-vni", type=int, help="encapsulate in VXLAN with this VNI (e.g. 100)")
-    p.add_argument("--src-port", type=int, help="source port to send from")
+    p.add_argument("--vxlan-vni", type=int, metavar="N", help="encapsulate in VXLAN with this VNI (e.g. 100)")
+    p.add_argument("--src-port", type=int, metavar="P", help="source port to send from (default: ephemeral)")
     p.add_argument("--count", type=int, default=3, help="datagrams to send")
     p.add_argument("--interval", type=float, default=0.2, help="seconds between datagrams")
-    p.add_argument("--inner-src", help="inner IP source (VXLAN; default the outer source)")
-    p.add_argument("--inner-dst", help="inner IP destination (VXLAN; default the outer destination)")
-    p.add_argument("--inner-port", type=int, help="inner UDP destination port (VXLAN; default PORT)")
+    p.add_argument("--inner-src", metavar="IP", help="inner IP source (VXLAN; default the outer source)")
+    p.add_argument("--inner-dst", metavar="IP", help="inner IP destination (VXLAN; default the outer destination)")
+    p.add_argument("--inner-port", type=int, metavar="P", help="inner UDP destination port (VXLAN; default PORT)")
 
     p = add("dns", _do_dns, "query a DNS server",
             "Query NAME and classify the outcome: answer, nodata, nxdomain, servfail, refused, timeout "
             "(or error). Only 'answer' passes. The server defaults to the first nameserver in "
             "/etc/resolv.conf.", 2.0)
     p.add_argument("name", help="name to query (absolute; no search list)")
-    p.add_argument("--server", help="DNS server IP")
+    p.add_argument("--server", metavar="IP", help="DNS server IP (default: first nameserver in /etc/resolv.conf)")
     p.add_argument("--type", default="A", help="record type, e.g. A, AAAA, SRV")
     p.add_argument("--port", type=int, default=53, help="server port")
     p.add_argument("--tcp", action="store_true", help="query over TCP")
@@ -197,11 +208,12 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
     p.add_argument("ip", help="IPv4 address")
     p.add_argument("--lo", type=int, default=576, help="smallest size to try")
     p.add_argument("--hi", type=int, default=9000, help="largest size to try")
-    p.add_argument("--probe-timeout", type=_positive, help="seconds to wait for each echo reply")
+    p.add_argument("--probe-timeout", type=_positive, metavar="S",
+                   help="seconds to wait for each echo reply (default: from --timeout, at most 1)")
 
     p = add("wg", _do_wg, "WireGuard peer handshakes",
             "Parse 'wg show <iface|all> dump'; pass when every peer handshook recently.", 5.0)
-    p.add_argument("--iface", help="WireGuard interface (default: all)")
+    p.add_argument("--iface", metavar="IF", help="WireGuard interface (default: all)")
     p.add_argument("--max-age", type=_positive, default=DEFAULT_MAX_AGE,
                    help="seconds since the latest handshake for a peer to count as up")
 

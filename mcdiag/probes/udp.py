@@ -116,7 +116,8 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
     Fields: method (``sniff`` or ``socket``), matches, received (one entry per
     matching datagram), and from the first matching datagram (an encapsulated
     one preferred): src_ip, src_port (as seen here: shows SNAT), dst_ip,
-    dst_port, iface, vxlan, vni, inner_src_ip/inner_dst_ip/inner_*_port.
+    dst_port, iface (where it arrived; ``listen_iface`` echoes the
+    argument), vxlan, vni, inner_src_ip/inner_dst_ip/inner_*_port.
     ``other_datagrams`` counts datagrams to the port without the marker.
 
     ``method="auto"`` sniffs when allowed (CAP_NET_RAW) on ``iface`` or all
@@ -139,8 +140,8 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
         raise ProbeUsageError("linger must be between 0 and 60 seconds")
     bind_addr = check_ip(bind, "bind")
     started = time.monotonic()
-    res = new_result("udp-listen", port=port, marker=marker_b.decode(errors="replace"), iface=iface,
-                     method=None, timeout=timeout, matches=0, src_ip=None, src_port=None,
+    res = new_result("udp-listen", port=port, marker=marker_b.decode(errors="replace"), listen_iface=iface,
+                     iface=None, method=None, timeout=timeout, matches=0, src_ip=None, src_port=None,
                      dst_ip=None, dst_port=None, vxlan=False, vni=None, received=[],
                      other_datagrams=0)
 
@@ -457,6 +458,8 @@ def udp_send(to_ip: str, port: int | None, marker: str, vxlan_vni: int | None = 
             try:
                 sock.sendto(data, (str(addr), port))
                 res["sent"] += 1
+            except PermissionError as exc:
+                errors.append(f"{errno_reason(exc)} (a local firewall rule rejected the datagram)")
             except OSError as exc:
                 errors.append(errno_reason(exc))
         if errors:

@@ -3,8 +3,10 @@
 Layout: a (10.250.1.1) — r (router, 10.250.1.2 / 10.250.2.1) — b (10.250.2.2).
 The listener sniffs in b. Sniffing (AF_PACKET) sees a datagram before
 netfilter runs, so a DROP in b's raw PREROUTING does NOT hide it from the
-listener (tested below); to make a datagram vanish before the sniffer the
-tests drop it in r's FORWARD chain, as a firewall between clusters would.
+listener (tested below). To make a datagram vanish before the sniffer the
+tests drop it in r's FORWARD chain, as a firewall between clusters would, or
+in the sender's OUTPUT chain (then sendto() fails with EPERM and udp-send
+itself reports the failure).
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ pytestmark = [
 B_IP = "10.250.2.2"
 
 
-def listen_and_send(lab, a, b, listen_args, send_args, timeout="3"):
+def listen_and_send(lab, a, b, listen_args, send_args, timeout="3", send_ok=True):
     listener = b.probe_background("udp-listen", "--timeout", timeout, *listen_args)
     event = lab.wait_for_event(listener, "listening")
     rc_send, sent, err = a.probe("udp-send", *send_args)
-    assert rc_send == 0, (sent, err)
-    assert sent["ok"] and sent["sent"] == sent["count"]
+    if send_ok:
+        assert rc_send == 0, (sent, err)
+        assert sent["ok"] and sent["sent"] == sent["count"]
+    else:
+        assert rc_send == 1 and not sent["ok"], (sent, err)
     rc, got = lab.finish_background(listener)
     return event, sent, rc, got
 
@@ -65,13 +70,18 @@ def test_snat_on_router_is_visible_and_raw_drop_does_not_hide(lab):
     assert got["src_ip"] == "10.250.2.1"  # SNAT by r
 
 
-def test_drop_on_router_listener_sees_nothing(lab):
+@pytest.mark.parametrize("where", ["router-forward", "sender-output"])
+def test_drop_before_listener_sees_nothing(lab, where):
     a, r, b = lab.line3()
-    r.run("iptables", "-A", "FORWARD", "-p", "udp", "--dport", "4801", "-j", "DROP")
+    ns, chain = (r, "FORWARD") if where == "router-forward" else (a, "OUTPUT")
+    ns.run("iptables", "-A", chain, "-p", "udp", "--dport", "4801", "-j", "DROP")
     marker = new_marker()
-    _, _, rc, got = listen_and_send(lab, a, b, ["--port", "4801", "--marker", marker],
-                                    ["--to", f"{B_IP}:4801", "--marker", marker, "--count", "2"],
-                                    timeout="1.5")
+    # A DROP in the sender's own OUTPUT chain makes sendto() fail with EPERM: the sender reports it.
+    _, sent, rc, got = listen_and_send(lab, a, b, ["--port", "4801", "--marker", marker],
+                                       ["--to", f"{B_IP}:4801", "--marker", marker, "--count", "2"],
+                                       timeout="1.5", send_ok=where == "router-forward")
+    if where == "sender-output":
+        assert sent["sent"] == 0 and "not permitted" in sent["reason"]
     assert rc == 1 and not got["ok"]
     assert got["matches"] == 0
     assert marker in got["reason"] and "UDP/4801" in got["reason"]
@@ -85,6 +95,11 @@ def test_vxlan_to_kernel_owned_port(lab):
     b.run("ip", "addr", "add", "240.100.0.2/16", "dev", "vx-sm")
     b.run("ip", "link", "set", "vx-sm", "up")
     marker = new_marker()
+    # Two listeners: the outer datagram on UDP/4800 (any interface), and the inner
+    # datagram the kernel decapsulates onto vx-sm.
+    inner = b.probe_background("udp-listen", "--timeout", "3", "--port", "5555", "--marker", marker,
+                               "--iface", "vx-sm")
+    lab.wait_for_event(inner, "listening")
     _, sent, rc, got = listen_and_send(
         lab, a, b, ["--port", "4800", "--marker", marker],
         ["--to", B_IP, "--marker", marker, "--vxlan-vni", "100", "--inner-src", "240.99.0.1",
@@ -95,6 +110,10 @@ def test_vxlan_to_kernel_owned_port(lab):
     assert got["src_ip"] == "10.250.1.1" and got["dst_port"] == 4800
     assert got["inner_src_ip"] == "240.99.0.1" and got["inner_dst_ip"] == "240.100.0.2"
     assert got["inner_dst_port"] == 5555
+    rc, got = lab.finish_background(inner)
+    assert rc == 0 and got["ok"], got
+    assert got["iface"] == "vx-sm" and got["listen_iface"] == "vx-sm"
+    assert got["vxlan"] is False and got["src_ip"] == "240.99.0.1" and got["dst_port"] == 5555
 
     # A plain UDP socket cannot take the kernel-owned port: the socket method says so.
     rc, res, _ = b.probe("udp-listen", "--port", "4800", "--marker", marker, "--method", "socket",
