@@ -374,6 +374,8 @@ def cmd_gather(args: argparse.Namespace) -> int:
     declared = {r.key for r in session.reads_of(checks)}
     undeclared = sorted({k for v in views for k in v.recorded()["lists"] if k not in declared})
     notes = [f"read without being declared in a check's reads: {', '.join(undeclared)}"] if undeclared else []
+    if report.interrupted:
+        notes.append("interrupted: some checks did not finish, so the snapshot may lack lists they would have read")
     try:
         manifest = save_snapshot(out, views, checks=[c.id for c in checks], notes=notes)
     except RuntimeError as exc:
