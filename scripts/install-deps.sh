@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the lab, the probes and their tests use (run as root). Installs nothing else.
 set -euo pipefail
-pkgs=(iproute2 iptables nftables dnsmasq-base wireguard-tools wireguard-go tcpdump procps)
+pkgs=(iproute2 iptables nftables dnsmasq-base wireguard-tools wireguard-go tcpdump procps libpcap0.8)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

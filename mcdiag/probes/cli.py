@@ -17,6 +17,7 @@ from ._base import ProbeUsageError
 from .dns import dns_query
 from .http import http_get
 from .mtu import path_mtu
+from .serve import http_serve
 from .tcp import latency, ping, split_host_port, tcp_connect
 from .udp import VXLAN_DEFAULT_PORT, udp_listen, udp_send
 from .wg import DEFAULT_MAX_AGE, wg_status
@@ -122,6 +123,18 @@ def _do_mtu(a: argparse.Namespace) -> dict[str, Any]:
     return path_mtu(a.ip, timeout=a.timeout, lo=a.lo, hi=a.hi, probe_timeout=a.probe_timeout)
 
 
+def _serving_line(info: dict[str, Any]) -> None:
+    sys.stderr.write(json.dumps({"event": "listening", "probe": "serve", **info}) + "\n")
+    sys.stderr.flush()
+
+
+def _do_serve(a: argparse.Namespace) -> dict[str, Any]:
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    return http_serve(a.port, bind=a.bind, duration=a.duration, on_ready=_serving_line)
+
+
 def _do_wg(a: argparse.Namespace) -> dict[str, Any]:
     return wg_status(a.iface, max_age=a.max_age, timeout=a.timeout)
 
@@ -210,6 +223,13 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
     p.add_argument("--hi", type=int, default=9000, help="largest size to try")
     p.add_argument("--probe-timeout", type=_positive, metavar="S",
                    help="seconds to wait for each echo reply (default: from --timeout, at most 1)")
+
+    p = add("serve", _do_serve, "HTTP echo server (probe target)",
+            "Serve HTTP on PORT, answering every GET with a small JSON body naming this host, until "
+            "--duration passes or the process is terminated. The target of pod and service probes.", 5.0)
+    p.add_argument("--port", type=int, default=8080, help="TCP port to serve on")
+    p.add_argument("--bind", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds to serve (0: until terminated)")
 
     p = add("wg", _do_wg, "WireGuard peer handshakes",
             "Parse 'wg show <iface|all> dump'; pass when every peer handshook recently.", 5.0)
