@@ -6,7 +6,6 @@ import ipaddress
 from typing import Any
 
 from mcdiag import facts
-from mcdiag import resources as R
 from mcdiag.model import Check, CheckContext, Outcome, Scope
 
 SUBMARINER_GLOBALNET_DOCS = "https://submariner.io/getting-started/architecture/globalnet/"

@@ -26,7 +26,15 @@ from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, Check, Result, Scope, Status, target_label
 from mcdiag.registry import resolve
 from mcdiag.runner import Runner, Task, plan
-from mcdiag.session import DEFAULT_REQUEST_TIMEOUT, PROVIDERS, Options, gate_checks, load_views, reads_of, resolve_names
+from mcdiag.session import (
+    DEFAULT_REQUEST_TIMEOUT,
+    PROVIDERS,
+    Options,
+    gate_checks,
+    load_views,
+    reads_of,
+    resolve_names,
+)
 from mcdiag.view import ClusterView
 
 NAMES_KEY = "mcdiag_cluster_names"
@@ -137,7 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: hand the resolved names to each worker."""
+    """Xdist controller: hand the resolved names to each worker."""
     state = node.config.stash.get(_state_key, None)
     if state is not None:
         node.workerinput[NAMES_KEY] = list(state.names)
