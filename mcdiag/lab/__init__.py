@@ -277,7 +277,7 @@ class Lab:
             return
         import yaml
 
-        from .objects import lab_objects
+        from .objects import K3S_VERSION, lab_objects
 
         pkgroot = str(Path(__file__).resolve().parents[2])
         env = {"PYTHONPATH": os.pathsep.join(p for p in (pkgroot, os.environ.get("PYTHONPATH")) if p)}
@@ -295,7 +295,7 @@ class Lab:
             kc = self.kubeconfig(c.name)
             pid = netns.spawn(None, [sys.executable, "-m", "mcdiag.emulator", "--objects", str(objfile),
                                      "--name", c.name, "--kubeconfig", str(kc), "--host", "127.0.0.1",
-                                     "--port", "0", "--ready-file", str(ready)],
+                                     "--port", "0", "--ready-file", str(ready), "--version", K3S_VERSION],
                               self.logdir / f"{c.name}.emulator.log", env=env)
             self._record_process(f"{c.name}:emulator", pid, None, "mcdiag.emulator")
             started.append((c, pid, ready, kc))
