@@ -366,6 +366,15 @@ class CorednsForwarding(Check):
         settings = view.fact(facts.submariner_settings)
         if not settings.service_discovery:
             return self.skip("Submariner service discovery (Lighthouse) is off")
+        custom_ns = settings.coredns_custom.get("namespace") or "kube-system"
+        if settings.coredns_custom.get("configMapName") and custom_ns != "kube-system":
+            name = f"{custom_ns}/{settings.coredns_custom['configMapName']}"
+            return self.warn(
+                f"CoreDNS is configured through ConfigMap {name} (Submariner CR coreDNSCustomConfig), outside kube-system: not verified",
+                hint=f"Check that ConfigMap {name} has a clusterset.local:53 block forwarding to Service "
+                f"{settings.namespace}/{facts.LIGHTHOUSE_DNS_SERVICE}.",
+                **details,
+            )
         svc = f"{settings.namespace}/{facts.LIGHTHOUSE_DNS_SERVICE}"
         lighthouse = view.fact(facts.lighthouse_dns_ip)
         details["lighthouse_dns"] = lighthouse

@@ -418,6 +418,8 @@ def pod_state(pod: dict[str, Any]) -> PodState:
             return state
     if meta(pod).get("deletionTimestamp"):
         state.problem = f"pod {state.name} is terminating"
+    elif phase == "Failed" and status.get("reason") == "Evicted":
+        state.warning = f"pod {state.name} was evicted and left behind ({status.get('message') or 'Evicted'})"
     elif phase in ("Failed", "Unknown", "Pending"):
         state.problem = f"pod {state.name} is {phase}" + (f" ({status['reason']})" if status.get("reason") else "")
     elif phase != "Succeeded" and not ready:
@@ -690,6 +692,8 @@ def kube_proxy_mode(view: ClusterView) -> KubeProxyMode:
     cni = view.fact(detect_cni)
     if cni in ("ovn-kubernetes", "ovnkubernetes"):
         return KubeProxyMode(None, "no kube-proxy DaemonSet", replacement="OVN-Kubernetes")
+    if cni == "openshift-sdn":
+        return KubeProxyMode("iptables", "OpenShift SDN (its built-in proxy runs in iptables mode)")
     if _cilium_replaces_kube_proxy(view):
         return KubeProxyMode(None, "no kube-proxy DaemonSet", replacement="Cilium kubeProxyReplacement")
     return KubeProxyMode(None, "no kube-proxy DaemonSet or ConfigMap found")

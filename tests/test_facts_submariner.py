@@ -77,6 +77,9 @@ def test_pod_state_not_ready_pending_restarts_and_healthy():
     assert "Pending" in facts.pod_state(pod("b", phase="Pending", ready=False)).problem
     warned = facts.pod_state(pod("c", restarts=facts.RESTART_WARN))
     assert warned.problem is None and "restarted 5 times" in warned.warning
+    evicted = pod("e", phase="Failed", ready=False)
+    evicted["status"].update(reason="Evicted", message="The node was low on resource: memory.")
+    assert facts.pod_state(evicted).problem is None and "evicted" in facts.pod_state(evicted).warning
     ok = facts.pod_state(pod("d", restarts=4))
     assert ok.problem is None and ok.warning is None and ok.ready
 
@@ -193,6 +196,8 @@ def test_kube_proxy_replacements_and_unknown():
     cds = obj("apps/v1", "DaemonSet", "cilium", "kube-system", metadata={"labels": {"k8s-app": "cilium"}})
     assert facts.kube_proxy_mode(view(cilium, cds)).replacement == "Cilium kubeProxyReplacement"
     assert facts.kube_proxy_mode(view(k3s_node("--disable-kube-proxy"))).mode is None
+    sdn = obj("config.openshift.io/v1", "Network", "cluster", spec={"networkType": "OpenShiftSDN"})
+    assert facts.kube_proxy_mode(view(sdn)).mode == "iptables"
     unknown = facts.kube_proxy_mode(view())
     assert unknown.mode is None and unknown.replacement is None and "no kube-proxy" in unknown.source
 

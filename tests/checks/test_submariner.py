@@ -362,6 +362,18 @@ def _coredns_wrong_ip(o: Pair):
     data["Corefile"] = data["Corefile"].replace("forward . 10.96.6.201", "forward . 10.96.6.202")
 
 
+def _coredns_custom_elsewhere(o: Pair):
+    cr = find(o["cluster1"], "Submariner", "submariner", SUBM_NS)
+    cr["spec"]["coreDNSCustomConfig"] = {"configMapName": "coredns-custom", "namespace": "dns-system"}
+
+
+def _evicted_leftover(o: Pair):
+    pod = copy.deepcopy(pod_named(o["cluster"], "submariner-lighthouse-agent-"))
+    pod["metadata"]["name"] = "submariner-lighthouse-agent-5b678544d4-zz9qq"
+    pod["status"] = {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: ephemeral-storage."}
+    o["cluster"].append(pod)
+
+
 def _globalnet_healthy(o: Pair):
     enable_globalnet(o)
 
@@ -413,6 +425,8 @@ CASES = [
     ("serviceimport-namespace-missing", _import_namespace_missing, {"service-imports[cluster->cluster1]": "fail"}, ["namespace nginx-test does not exist"], ["kubectl create namespace nginx-test"], {}),
     ("coredns-no-clusterset", _coredns_no_block, {"coredns-forwarding[cluster1]": "fail"}, ["ConfigMap kube-system/coredns", "no clusterset.local:53 block"], ["clusterset.local:53 { forward . 10.96.6.201 }"], {}),
     ("coredns-wrong-ip", _coredns_wrong_ip, {"coredns-forwarding[cluster1]": "fail"}, ["10.96.6.202", "10.96.6.201", "submariner-operator/submariner-lighthouse-coredns"], ["forward . 10.96.6.201"], {}),
+    ("coredns-custom-config-elsewhere", _coredns_custom_elsewhere, {"coredns-forwarding[cluster1]": "warn"}, ["dns-system/coredns-custom", "not verified"], ["clusterset.local:53"], {}),
+    ("evicted-pod-left-behind", _evicted_leftover, {"submariner-deployment[cluster]": "warn"}, ["submariner-lighthouse-agent-5b678544d4-zz9qq", "evicted"], ["describe pod"], {}),
     ("k8s-1.18", None, {"k8s-version[cluster1]": "fail"}, ["v1.18"], ["Upgrade"], {"versions": {"cluster1": "v1.18.20"}}),
     ("cidr-overlap", overlap_service_cidrs, {"cidr-overlap[cluster<->cluster1]": "fail"}, ["10.96.0.0/22", "cluster", "cluster1"], ["Globalnet"], {}),
     ("cidr-overlap-globalnet", _globalnet_overlap, {"globalnet[cluster]": "pass", "globalnet[cluster1]": "pass"}, [], [], {}),
