@@ -249,11 +249,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     for problem in reg.problems:
         print(f"mcdiag: warning: {problem}", file=sys.stderr)
     checks = session.select_checks(reg, args.ids, options.tags, options.passive)
+    notes: list[str] = []
     if options.from_snapshot:
         from mcdiag.snapshot import load_snapshot_views
 
+        if options.kubeconfig or options.context or options.remote_kubeconfig or options.remote_context or options.cluster:
+            raise UsageError("--from-snapshot replaces the cluster options; give one or the other")
         views = load_snapshot_views(Path(options.from_snapshot), options)
+        dropped = [c.id for c in checks if "passive" not in c.tags]
         checks = [c for c in checks if "passive" in c.tags]
+        notes.append(f"offline run from the snapshot {options.from_snapshot}: passive checks only")
+        if dropped and args.ids:
+            notes.append(f"not run (active checks need live clusters): {', '.join(dropped)}")
     else:
         views = session.load_views(options.specs(), options)
     gates = session.gate_checks(reg)
@@ -290,6 +297,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         report = runner.run(checks, gates, after_gate=after_gate)
+        report.notes.extend(notes)
     finally:
         signal.signal(signal.SIGTERM, previous)
         if executor is not None:
@@ -309,6 +317,8 @@ def finish(report: RunReport, args: argparse.Namespace) -> int:
     from mcdiag.reports.terminal import use_colour
 
     print(render_terminal(report, colour=use_colour(sys.stdout), verbose=not args.quiet))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not args.no_report_files:
         written, problems = write_reports(
             report, report_dir=Path(args.report_dir), json_path=args.json, junit_path=args.junit_xml, html_path=args.html

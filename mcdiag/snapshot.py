@@ -48,7 +48,10 @@ LISTS_DIR = "lists"
 def _unavailable(recorded: dict[str, Any], what: str) -> ResourceUnavailable:
     err = recorded.get("error") or {}
     return ResourceUnavailable(
-        str(err.get("kind") or "error"), str(err.get("message") or f"{what}: recorded as failed"), status=err.get("status")
+        str(err.get("kind") or "error"),
+        str(err.get("message") or f"{what}: recorded as failed"),
+        status=err.get("status"),
+        hint=err.get("hint"),
     )
 
 

@@ -26,6 +26,11 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 _SAFE_KEY = re.compile(r"(secretname|secretref|secretkeyref|tokenexpiration|publickey|public_key)$", re.IGNORECASE)
+#: Command-line flags whose value is a secret (``-t TOKEN``, ``--psk=...``).
+_SECRET_FLAG = re.compile(r"-t|-k|--?(token|access-?key|key|psk|password|secret|private-?key)", re.IGNORECASE)
+_SECRET_IN_SHELL = re.compile(
+    r"((?:^|\s)(?:-t|-k|--?(?:token|access-?key|key|psk|password|secret|private-?key))(?:\s+|=))(\S+)", re.IGNORECASE
+)
 #: Annotations that copy a whole object (with its secrets) into a string.
 _DROP_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
@@ -62,8 +67,19 @@ def _redact_in_place(value: Any) -> None:
             else:
                 _redact_in_place(item)
     elif isinstance(value, list):
-        for item in value:
-            _redact_in_place(item)
+        for i, item in enumerate(value):
+            if isinstance(item, str) and i > 0 and isinstance(value[i - 1], str) and _SECRET_FLAG.fullmatch(value[i - 1]):
+                value[i] = REDACTED  # netclient join -t TOKEN, --psk VALUE
+            elif isinstance(item, str) and "=" in item and _SECRET_FLAG.fullmatch(item.split("=", 1)[0]):
+                value[i] = item.split("=", 1)[0] + "=" + REDACTED
+            elif isinstance(item, str) and " " in item:
+                value[i] = _SECRET_IN_SHELL.sub(lambda m: m.group(1) + REDACTED, item)  # sh -c "netclient join -t X"
+            else:
+                _redact_in_place(item)
+
+
+def _error_record(exc: ResourceUnavailable) -> dict[str, Any]:
+    return {"kind": exc.kind, "message": exc.message, "status": exc.status, "hint": exc.hint}
 
 
 class ClusterView:
@@ -191,14 +207,14 @@ class ClusterView:
         for res in self._order:
             value = self._lists[res.key]
             if isinstance(value, ResourceUnavailable):
-                lists[res.key] = {"error": {"kind": value.kind, "message": value.message, "status": value.status}}
+                lists[res.key] = {"error": _error_record(value)}
             else:
                 lists[res.key] = {"items": value}
         out: dict[str, Any] = {"lists": lists}
         for key in ("version", "discovery"):
             value = self._memo.get(key)
             if isinstance(value, ResourceUnavailable):
-                out[key] = {"error": {"kind": value.kind, "message": value.message, "status": value.status}}
+                out[key] = {"error": _error_record(value)}
             elif value is not None:
                 out[key] = sorted(value) if isinstance(value, set) else value
         return out

@@ -217,3 +217,30 @@ def test_list_shows_checks():
     assert proc.returncode == 0
     ids = [c["id"] for c in json.loads(proc.stdout)]
     assert ids[:2] == ["api-access", "k8s-version"] and "cidr-overlap" in ids
+
+
+def test_redaction_of_objects():
+    from mcdiag.view import REDACTED, redact
+
+    cr = {
+        "kind": "Submariner",
+        "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": '{"spec":{"ceIPSecPSK":"p"}}'}},
+        "spec": {"brokerK8sApiServerToken": "t0k", "ceIPSecPSK": "psk", "brokerK8sCA": "ca", "clusterID": "c"},
+    }
+    out = redact(cr)
+    assert out["spec"]["brokerK8sApiServerToken"] == REDACTED and out["spec"]["ceIPSecPSK"] == REDACTED
+    assert out["spec"]["clusterID"] == "c"
+    assert out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] == REDACTED
+    secret = redact({"kind": "Secret", "data": {"token": "dG9r", "ca.crt": "Y2E="}})
+    assert set(secret["data"].values()) == {REDACTED}
+    ds = {
+        "kind": "DaemonSet",
+        "spec": {"template": {"spec": {"containers": [{
+            "env": [{"name": "TOKEN", "value": "s1"}, {"name": "NETWORK", "value": "dc1-k3s"}],
+            "command": ["netclient", "join", "-t", "s2", "--psk=s3"],
+            "args": ["sh", "-c", "netclient join -t s4 -n dc1-k3s"],
+        }]}}},
+    }
+    text = str(redact(ds))
+    assert not any(f"s{i}" in text.replace("dc1-k3s", "") for i in range(1, 5)) and "dc1-k3s" in text
+    assert cr["spec"]["ceIPSecPSK"] == "psk"  # the original is not modified
