@@ -19,7 +19,7 @@ KNOWN = (
     ("submariner.io", "v1", "endpoints", "Endpoint", True),
     ("submariner.io", "v1", "gateways", "Gateway", True),
     ("submariner.io", "v1", "routeagents", "RouteAgent", True),
-    ("submariner.io", "v1", "clusterglobalegressips", "ClusterGlobalEgressIP", True),
+    ("submariner.io", "v1", "clusterglobalegressips", "ClusterGlobalEgressIP", False),
     ("submariner.io", "v1", "globalingressips", "GlobalIngressIP", True),
     ("multicluster.x-k8s.io", "v1alpha1", "serviceexports", "ServiceExport", True),
     ("multicluster.x-k8s.io", "v1alpha1", "serviceimports", "ServiceImport", True),
