@@ -13,7 +13,7 @@ Python API::
 
     lab = Lab("reports/lab", "submariner")
     lab.up()
-    lab.exec("mcdiag-cluster-w1", ["ping", "-c1", lab.pod_ip("cluster1")])
+    lab.exec("cluster-w1", ["python3", "-m", "mcdiag.probes", "ping", lab.pod_ip("cluster1")])
     lab.break_("block-vxlan", cluster="cluster")
     lab.status()["faults"]
     lab.heal()
@@ -331,7 +331,8 @@ class Lab:
         for pid in netns.lab_pids(self.dir):
             if netns.kill_pid(pid):
                 killed.append(f"pid {pid}")
-        names = list(dict.fromkeys(st.get("namespaces", []) + scheme_namespaces()))
+        scheme = scheme_namespaces()  # only ever the lab's own names, whatever the state file says
+        names = list(dict.fromkeys([n for n in st.get("namespaces", []) if n in scheme] + scheme))
         for ns in reversed(names):
             if netns.netns_exists(ns):
                 netns.del_netns(ns)
@@ -396,6 +397,7 @@ class Lab:
             "namespaces": {n: n in present for n in st.get("namespaces", [])},
             "leftovers": [n for n in scheme_namespaces() if n in present and n not in st.get("namespaces", [])],
             "processes": {k: {**p, "alive": netns.pid_alive(p["pid"])} for k, p in st.get("processes", {}).items()},
+            "stopped_by_fault": [f"{f['cluster']}:nginx" for f in st.get("faults", []) if f["fault"] == "stop-service"],
             "faults": st.get("faults", []),
             "warnings": st.get("warnings", []),
             "kubeconfigs": st.get("kubeconfigs", {}),

@@ -89,7 +89,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if st["leftovers"]:
         print("leftover namespaces (not in this state): " + ", ".join(st["leftovers"]))
     for k, p in sorted(st["processes"].items()):
-        print(f"  {k:22} pid {p['pid']:<8} {'alive' if p['alive'] else 'DEAD'}  {p.get('netns') or 'root namespace'}")
+        state = "alive" if p["alive"] else "stopped (fault)" if k in st["stopped_by_fault"] else "DEAD"
+        print(f"  {k:22} pid {p['pid']:<8} {state:8}  {p.get('netns') or 'root namespace'}")
     for c, h in st["handshakes"].items():
         ages = [a for a in h["peers"].values()]
         txt = ", ".join("never" if a is None else f"{a:.0f}s ago" for a in ages) or "no peer"

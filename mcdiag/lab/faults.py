@@ -36,13 +36,13 @@ namespace named below; healing deletes the table, so nothing else is touched.
     packets, handshakes and pings pass.
 ``drop-return``
     In C's gateway (forward and output hooks) packets leaving through the
-    WireGuard interface that are conntrack ``REPLY``-direction ``ESTABLISHED``
-    are dropped. Connections *initiated by the peer* towards C (ping, DNS, HTTP
-    to C's pods and services) get no replies; connections *initiated by C*
-    towards the peer still work (their replies enter C through the tunnel and
-    are ORIGINAL-direction packets when they leave it). So A->B fails and B->A
-    passes when C = B... precisely: with C affected, peer->C fails and C->peer
-    passes. Handshakes are unaffected (they are outer UDP on the WAN link).
+    WireGuard interface that conntrack sees as ``ESTABLISHED`` in the ``REPLY``
+    direction are dropped: an asymmetric path where C's answers never make it
+    back. Flows *initiated by the peer* towards C (ping, DNS, HTTP to C's pods
+    and services) get no replies and fail; flows *initiated by C* towards the
+    peer keep working (their packets leave C in the ORIGINAL direction and the
+    replies come in). So with C affected: peer->C fails, C->peer passes.
+    WireGuard handshakes are unaffected (outer UDP on the WAN link).
 """
 
 from __future__ import annotations
