@@ -178,39 +178,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
-    """The shared :class:`Options` from parsed arguments."""
-    return Options(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        remote_kubeconfig=args.remote_kubeconfig,
-        remote_context=args.remote_context,
-        cluster=list(args.cluster),
-        provider=args.provider,
-        passive=args.passive,
-        tags=list(args.tag),
-        request_timeout=args.request_timeout,
-        pod_cidr=list(args.pod_cidr),
-        service_cidr=list(args.service_cidr),
-        netmaker_subnet=list(args.netmaker_subnet),
-        max_rtt=args.max_rtt,
-        service=args.service,
-        image=args.image,
-        image_repository=args.image_repository,
-        from_snapshot=args.from_snapshot,
+    """The shared :class:`Options` from parsed arguments (sub-commands without an option get its default)."""
+    defaults = Options()
+    fields = (
+        "kubeconfig", "context", "remote_kubeconfig", "remote_context", "cluster", "provider", "passive",
+        "request_timeout", "pod_cidr", "service_cidr", "netmaker_subnet", "max_rtt", "service", "image",
+        "image_repository", "from_snapshot",
     )
-
-
-def options_from_args_partial(args: argparse.Namespace) -> Options:
-    """:class:`Options` from a parser that has only the cluster options (gather, cleanup)."""
-    return Options(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        remote_kubeconfig=args.remote_kubeconfig,
-        remote_context=args.remote_context,
-        cluster=list(args.cluster),
-        provider=args.provider,
-        request_timeout=args.request_timeout,
-    )
+    values = {f: getattr(args, f, getattr(defaults, f)) for f in fields}
+    values["tags"] = list(getattr(args, "tag", []) or [])
+    return Options(**values)
 
 
 class Progress:

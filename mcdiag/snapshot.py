@@ -339,20 +339,12 @@ def cmd_gather(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from mcdiag import session
+    from mcdiag.cli import options_from_args
     from mcdiag.registry import resolve
     from mcdiag.runner import Runner
-    from mcdiag.session import Options
 
-    options = Options(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        remote_kubeconfig=args.remote_kubeconfig,
-        remote_context=args.remote_context,
-        cluster=list(args.cluster),
-        provider=args.provider,
-        passive=True,
-        request_timeout=args.request_timeout,
-    )
+    options = options_from_args(args)
+    options.passive = True
     options.validate()
     out = Path(args.output)
     _check_output(out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -138,3 +140,31 @@ def mcdiag(tmp_path, capsys, monkeypatch):
         return Run(code, captured.out, captured.err, report_dir)
 
     return run
+
+
+#: The Calico API server (an aggregated API, not a CRD) that the Submariner fixtures' clusters serve.
+CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
+#: The shipped healthy fixture pairs: directory, cluster names, emulator options.
+PAIRS = {
+    "netmaker": ("netmaker", ("dc1", "cloud"), {"version": "v1.28.5+k3s1"}),
+    "submariner": ("submariner", ("cluster", "cluster1"), {"extra_groups": CALICO_API}),
+}
+
+
+@functools.cache
+def _crds() -> tuple:
+    return tuple(real_crds())
+
+
+@functools.cache
+def fixture_objects(directory: str, cluster: str) -> tuple:
+    """The CRDs plus one fixture cluster's objects (parsed once per process; copy before changing)."""
+    return _crds() + tuple(load_yaml_dir(FIXTURES / directory / cluster))
+
+
+def pair_objects(pair: str) -> dict[str, list[dict[str, Any]]]:
+    """Fresh copies of a shipped fixture pair's objects, by cluster name."""
+    directory, names, _ = PAIRS[pair]
+    if not all((FIXTURES / directory / n).is_dir() for n in names):
+        pytest.skip(f"fixture pair {directory} not present")
+    return {n: copy.deepcopy(list(fixture_objects(directory, n))) for n in names}

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import copy
-import functools
 from collections import Counter
 
 import pytest
 
-from tests.conftest import FIXTURES, load_yaml_dir, real_crds
+from tests.conftest import FIXTURES, PAIRS, fixture_objects
 
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
 #: fixture pair -> (directory under mcdiag/fixtures, cluster names, emulator options)
-PAIRS = {
-    "netmaker": ("netmaker", ("dc1", "cloud"), {"version": "v1.28.5+k3s1"}),
-    "submariner": ("submariner", ("cluster", "cluster1"), {"extra_groups": CALICO_API}),
-}
-
-
-@functools.cache
-def _crds() -> tuple:
-    return tuple(real_crds())
-
-
-@functools.cache
-def _objects(directory: str, cluster: str) -> tuple:
-    return _crds() + tuple(load_yaml_dir(FIXTURES / directory / cluster))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,14 +19,14 @@ def _load_fixtures():
     for directory, names, _ in PAIRS.values():
         for name in names:
             if (FIXTURES / directory / name).is_dir():
-                _objects(directory, name)
+                fixture_objects(directory, name)
 
 
 def start_pair(emulate, pair: str):
     directory, names, options = PAIRS[pair]
     if not all((FIXTURES / directory / n).is_dir() for n in names):
         pytest.skip(f"fixture pair {directory} not present")
-    return emulate({n: copy.deepcopy(list(_objects(directory, n))) for n in names}, **options)
+    return emulate({n: copy.deepcopy(list(fixture_objects(directory, n))) for n in names}, **options)
 
 
 def repeated_paths(emu) -> dict[str, int]:

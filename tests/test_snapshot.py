@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
-import functools
 import json
 import re
 from pathlib import Path
@@ -15,33 +13,12 @@ import pytest
 from mcdiag.errors import ResourceUnavailable, UsageError
 from mcdiag.resources import Resource, core
 from mcdiag.snapshot import SnapshotSource, load_snapshot_views, read_manifest
-from tests.conftest import FIXTURES, load_yaml_dir, real_crds
+from tests.conftest import FIXTURES, PAIRS, fixture_objects, pair_objects
 
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
-PAIRS = {
-    "netmaker": ("netmaker", ("dc1", "cloud"), {"version": "v1.28.5+k3s1"}),
-    "submariner": ("submariner", ("cluster", "cluster1"), {"extra_groups": CALICO_API}),
-}
 FACTS = ("name", "context", "server", "provider", "cni", "k8s_version", "pod_cidrs", "service_cidrs")
 _SECRET_ENV = re.compile(r"token|secret|psk|passw|key", re.IGNORECASE)
 _SECRET_FIELD = re.compile(r"(token|psk|password)$", re.IGNORECASE)
-
-
-@functools.cache
-def _crds() -> tuple:
-    return tuple(real_crds())
-
-
-@functools.cache
-def _objects(directory: str, cluster: str) -> tuple:
-    return _crds() + tuple(load_yaml_dir(FIXTURES / directory / cluster))
-
-
-def pair_objects(pair: str) -> dict[str, list[dict]]:
-    directory, names, _ = PAIRS[pair]
-    if not all((FIXTURES / directory / n).is_dir() for n in names):
-        pytest.skip(f"fixture pair {directory} not present")
-    return {n: copy.deepcopy(list(_objects(directory, n))) for n in names}
 
 
 def planted_secrets(objects: list[dict]) -> set[str]:
@@ -93,7 +70,7 @@ def _load_fixtures():
     for directory, names, _ in PAIRS.values():
         for name in names:
             if (FIXTURES / directory / name).is_dir():
-                _objects(directory, name)
+                fixture_objects(directory, name)
 
 
 @pytest.mark.parametrize("pair", sorted(PAIRS))

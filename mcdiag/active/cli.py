@@ -28,10 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     """Delete leftovers in every cluster; exit 1 when something could not be deleted."""
-    from mcdiag.cli import options_from_args_partial
+    from mcdiag.cli import options_from_args
     from mcdiag.session import load_views
 
-    options = options_from_args_partial(args)
+    options = options_from_args(args)
     views = load_views(options.specs(), options)
     status = 0
     for view in views:
