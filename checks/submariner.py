@@ -572,6 +572,8 @@ class ServiceExports(Check):
         agent_logs = f"kubectl -n {ns} logs deploy/{LIGHTHOUSE_AGENT}"
         found = Findings()
         exports = _exported_services(view)
+        if not exports:
+            return self.skip(f"no ServiceExport in {view.name}: nothing is exported from it")
         states: dict[str, Any] = {}
         for exp, svc in exports:
             name = qualname(exp)
@@ -608,7 +610,7 @@ class ServiceExports(Check):
                     f"ServiceExport {name} is not Ready" + (f" ({ready.get('reason')}){_quote(ready.get('message'))}" if ready else ""),
                     f"The export has not reached the broker: read the Lighthouse agent logs ({agent_logs}).",
                 )
-        ok = f"{len(exports)} ServiceExport(s) Valid and Ready" + (f": {', '.join(qualname(e) for e, _ in exports)}" if exports else "")
+        ok = f"{len(exports)} ServiceExport(s) Valid and Ready: {', '.join(qualname(e) for e, _ in exports)}"
         return found.outcome(self, ok, exports=states)
 
 
@@ -629,7 +631,7 @@ class ServiceImports(Check):
         if exports is None:
             return self.skip(f"serviceexports.multicluster.x-k8s.io CRD not installed in {a.name}")
         if not exports:
-            return self.passed(f"{a.name} exports no service", imports={})
+            return self.skip(f"{a.name} exports no service: nothing to import in {b.name}")
         imports = b.optional(R.SERVICE_IMPORTS)
         if imports is None:
             return self.skip(f"serviceimports.multicluster.x-k8s.io CRD not installed in {b.name}")
