@@ -95,7 +95,11 @@ def precondition(task: Task) -> Outcome | None:
                 return _unavailable_outcome(exc)
             if provider not in task.check.providers:
                 wanted = "/".join(sorted(task.check.providers))
-                return Outcome(Status.SKIP, f"applies to {wanted} clusters; {view.name} uses {provider}")
+                return Outcome(
+                    Status.SKIP,
+                    f"applies to {wanted} clusters; {view.name} uses {provider}",
+                    details={"not_applicable": provider},
+                )
     return None
 
 

@@ -68,7 +68,12 @@ def render_terminal(report: RunReport, colour: bool = False, verbose: bool = Tru
             continue
         out.append("")
         out.append(_paint(title, "1", colour))
-        out.extend(format_line(r, colour) for r in shown)
+        elsewhere = [r for r in shown if r.status is Status.SKIP and r.details.get("not_applicable")]
+        out.extend(format_line(r, colour) for r in shown if r not in elsewhere)
+        if elsewhere:
+            providers = "/".join(sorted({str(r.details["not_applicable"]) for r in elsewhere}))
+            names = ", ".join(r.check for r in elsewhere)
+            out.append(_paint(f"  – {len(elsewhere)} check(s) not applicable to {providers}: {names}", COLOURS[Status.SKIP], colour))
     s = report.summary
     out.append("")
     parts = [f"{s[k]} {k}" for k in ("pass", "warn", "fail", "error", "skip")]
