@@ -286,6 +286,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
         )
     state: _State = config.stash[_state_key]
+    order = {c.id: i for i, c in enumerate(reg.checks)}
+    position = {n: i for i, n in enumerate(state.names)}
+    results.sort(key=lambda r: (order.get(r.check, len(order)), [position.get(c, 0) for c in r.clusters]))
     clusters = [{"name": n} for n in state.names]
     report = RunReport(datetime.now(UTC), 0.0, clusters, results)
     write_reports(report, report_dir=Path(target))

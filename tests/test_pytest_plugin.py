@@ -70,3 +70,20 @@ def test_kubeconfig_options_name_clusters_like_cli(emulate, mcdiag, pytester):
     )
     assert list(cli.verdicts()) == ["cidr-overlap[east-ctx<->west-ctx]"]
     result.stdout.fnmatch_lines(["*FAIL cidr-overlap[[]east-ctx<->west-ctx[]]*"])
+
+
+def test_report_files_from_controller_under_xdist(emulate, mcdiag, pytester):
+    import json
+
+    clusters = emulate(OVERLAP)
+    expected = mcdiag("all", *clusters.args()).verdicts()
+    out = pytester.path / "mcdiag-reports"
+    args = [f"--mcdiag-cluster={n}={p}" for n, p in clusters.kubeconfigs.items()]
+    pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, "-n", "2", f"--mcdiag-report-dir={out}")
+    report = json.loads((out / "mcdiag.json").read_text())
+    got = {}
+    for r in report["results"]:
+        sep = {"cluster": "", "pair": "<->", "ordered-pair": "->"}[r["scope"]]
+        got[f"{r['check']}[{sep.join(r['clusters'])}]"] = r["status"]
+    assert got == expected
+    assert (out / "mcdiag-junit.xml").exists() and (out / "mcdiag.html").exists()
