@@ -244,3 +244,33 @@ def test_redaction_of_objects():
     text = str(redact(ds))
     assert not any(f"s{i}" in text.replace("dc1-k3s", "") for i in range(1, 5)) and "dc1-k3s" in text
     assert cr["spec"]["ceIPSecPSK"] == "psk"  # the original is not modified
+
+
+def test_malformed_objects_are_results_not_crashes(emulate, mcdiag):
+    """Objects with nulls and wrong types where fields should be: no check may die with an internal error."""
+    from tests.conftest import pair_objects
+
+    objs = pair_objects("submariner")
+    for cluster in objs.values():
+        for obj in cluster:
+            kind = obj.get("kind")
+            if kind == "Node":
+                obj["metadata"]["labels"] = None
+                obj["status"] = {"conditions": None, "addresses": "not-a-list"}
+            elif kind == "ConfigMap" and obj["metadata"]["name"] == "kubeadm-config":
+                obj["data"]["ClusterConfiguration"] = "networking: [unclosed"
+            elif kind == "ConfigMap" and obj["metadata"]["name"] == "coredns":
+                obj["data"] = None
+            elif kind in ("DaemonSet", "Deployment"):
+                obj["status"] = None
+            elif kind == "Gateway":
+                obj["status"] = {"connections": [None, "x", {"status": None}]}
+            elif kind == "Endpoint":
+                obj["spec"]["subnets"] = None
+    clusters = emulate(objs, extra_groups=[
+        {"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}
+    ])
+    run = mcdiag("all", "--passive", *clusters.args())
+    crashes = [r for r in run.json["results"] if "internal error" in r["message"]]
+    assert crashes == []
+    assert run.code == 1  # the damage is diagnosed, not ignored
