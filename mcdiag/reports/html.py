@@ -66,6 +66,20 @@ def _matrix(report: RunReport) -> str:
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _problems(report: RunReport) -> str:
+    """Everything that needs attention first, with its hint."""
+    bad = [r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    if not bad:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_badge(r.status)}</td><td><code>{escape(r.test_name)}</code></td><td>{escape(r.message)}"
+        + (f'<div class="hint">hint: {escape(r.hint)}</div>' if r.hint else "")
+        + "</td></tr>"
+        for r in bad
+    )
+    return f"<h2>Needs attention</h2><table><tr><th>status</th><th>check</th><th>result</th></tr>{rows}</table>"
+
+
 def render_html(report: RunReport) -> str:
     """The report as one HTML document."""
     s = report.summary
@@ -94,6 +108,7 @@ def render_html(report: RunReport) -> str:
 <p>Started {escape(report.started.isoformat(timespec='seconds'))}, took {report.duration_s:.1f}s{' (interrupted)' if report.interrupted else ''}.</p>
 <p class="summary">{summary}</p>
 <h2>Clusters</h2><table><tr><th>name</th><th>context</th><th>server</th><th>provider</th><th>CNI</th><th>version</th><th>pod CIDRs</th><th>service CIDRs</th></tr>{clusters}</table>
+{_problems(report)}
 <h2>Active probes</h2>{_matrix(report)}
 {sections}
 </body></html>
