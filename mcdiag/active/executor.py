@@ -80,6 +80,36 @@ class PodResult:
         return bool(self.data and self.data.get("ok"))
 
 
+TARGET_PORT = 8080
+#: Seconds shared objects (target pods, echo servers) live at most, should cleanup never run.
+SHARED_LIFETIME = 3600
+
+
+@dataclass
+class Target:
+    """The run's ``probe serve`` pod in one cluster (pod network): what checks reach by pod IP."""
+
+    cluster: str
+    node: str
+    pod: str
+    ip: str | None
+    port: int
+    #: Why there is no usable target (never started, not serving); empty when ``ip`` is set.
+    problem: str = ""
+
+
+@dataclass
+class EchoService:
+    """The run's temporary echo Service in one cluster (when no ``--service`` was given)."""
+
+    cluster: str
+    namespace: str
+    name: str
+    ip: str | None
+    port: int
+    problem: str = ""
+
+
 def last_json(text: str, key: str = "probe") -> dict[str, Any] | None:
     """The last line of ``text`` that is a JSON object with ``key``."""
     for line in reversed(text.splitlines()):
@@ -129,6 +159,8 @@ class ProbeExecutor:
         self._created: list[tuple[str, str, str, str]] = []  # (cluster, api path prefix, plural, name)
         self._counter = 0
         self.closed = False
+        #: Objects shared by the checks of a run (target pods, echo services), made once per key.
+        self._shared: dict[tuple[str, ...], tuple[threading.Event, list[Any]]] = {}
 
     # -- low level ------------------------------------------------------------------------------
     def _labels(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -330,6 +362,176 @@ class ProbeExecutor:
         sent = self.run(sc, sspec)
         received = self.finish(lc, lname, lspec, started=False)
         return received, sent
+
+    # -- additions for the active checks: concurrency and objects shared within a run ----------
+    def run_all(self, jobs: Sequence[tuple[str, PodSpec]]) -> list[PodResult]:
+        """Run several probe pods concurrently (one thread each); results in the order given."""
+        if len(jobs) <= 1:
+            return [self.run(cluster, spec) for cluster, spec in jobs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="mcdiag-probe") as pool:
+            return list(pool.map(lambda job: self.run(*job), jobs))
+
+    def pair_all(
+        self, pairs: Sequence[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]]
+    ) -> list[tuple[PodResult, PodResult | None]]:
+        """Run several listener/sender :meth:`pair` s concurrently; results in the order given."""
+        if len(pairs) <= 1:
+            return [self.pair(*p) for p in pairs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(pairs), thread_name_prefix="mcdiag-pair") as pool:
+            return list(pool.map(lambda p: self.pair(*p), pairs))
+
+    def _once(self, key: tuple[str, ...], produce: Any, wait: float) -> Any:
+        """``produce()`` once per key for the whole run; concurrent callers wait for the first one's result."""
+        with self._lock:
+            entry = self._shared.get(key)
+            first = entry is None
+            if first:
+                entry = self._shared[key] = (threading.Event(), [])
+        event, box = entry
+        if first:
+            try:
+                box.append(produce())
+            except Exception as exc:  # recorded for every caller, never raised twice
+                box.append(exc)
+            finally:
+                event.set()
+        elif not event.wait(wait):
+            raise ResourceUnavailable("error", f"timed out after {wait:g}s waiting for the shared {key[0]} of {key[1]}")
+        value = box[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def target(self, cluster: str, node: str, port: int = TARGET_PORT) -> Target:
+        """The run's target pod in ``cluster``: ``probe serve`` on the pod network of ``node``, made once.
+
+        Every check that needs something to reach in a cluster (pod connectivity, path MTU,
+        latency) shares it; the first caller's node wins. Deleted at :meth:`cleanup`.
+        """
+        return self._once(("target", cluster), lambda: self._make_target(cluster, node, port), self.start_timeout + 60)
+
+    def _make_target(self, cluster: str, node: str, port: int) -> Target:
+        spec = PodSpec(
+            node=node,
+            argv=["mcdiag", "probe", "serve", "--port", str(port), "--duration", str(SHARED_LIFETIME)],
+            name="target",
+            host_network=False,
+            timeout=SHARED_LIFETIME,
+            labels={PROBE: "target"},
+            ports=[port],
+            daemon=True,
+        )
+        try:
+            self.ensure_namespace(cluster)
+            name = self._name("target")
+            manifest = self.pod_manifest(name, spec)
+            manifest["spec"]["activeDeadlineSeconds"] = SHARED_LIFETIME
+            self.create(cluster, self._pod_path(), manifest)
+        except ResourceUnavailable as exc:
+            return Target(cluster, node, "", None, port, f"cannot create the target pod: {exc.message}")
+        pod, problem = self.wait_running(cluster, name)
+        if problem:
+            return Target(cluster, node, name, None, port, problem)
+        phase = ((pod or {}).get("status") or {}).get("phase")
+        if phase != "Running" or not self.wait_log(cluster, name, '"listening"', 20):
+            logs = self.logs(cluster, name).strip().splitlines()
+            why = logs[-1] if logs else f"phase {phase}"
+            return Target(cluster, node, name, None, port, f"target pod {name} on {node} is not serving on port {port} ({why})")
+        pod = self.get_pod(cluster, name)
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip:
+            return Target(cluster, node, name, None, port, f"target pod {name} on {node} runs but has no pod IP")
+        return Target(cluster, node, name, ip, port)
+
+    def echo_service(self, cluster: str, export: bool = True, port: int = TARGET_PORT) -> EchoService:
+        """The run's temporary echo Deployment + Service (+ ServiceExport when ``export``) in ``cluster``, made once.
+
+        Waits (bounded by the start timeout) until the Deployment has an available replica and
+        the Service a ClusterIP; ``problem`` says what never happened. Deleted at :meth:`cleanup`.
+        """
+        return self._once(("echo", cluster), lambda: self._make_echo(cluster, export, port), self.start_timeout + 60)
+
+    def _make_echo(self, cluster: str, export: bool, port: int) -> EchoService:
+        name = self._name("echo")
+        ns = self.namespace
+        select = {"app": name, RUN_ID: self.run_id}
+        labels = self._labels({PROBE: "echo", "app": name})
+        container = {
+            "name": "echo",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["mcdiag", "probe", "serve", "--port", str(port), "--duration", str(SHARED_LIFETIME)],
+            "ports": [{"containerPort": port, "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
+        }
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": select},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [container],
+                        "tolerations": [{"operator": "Exists"}],
+                        "terminationGracePeriodSeconds": 0,
+                        "automountServiceAccountToken": False,
+                    },
+                },
+            },
+        }
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"selector": select, "ports": [{"name": "http", "port": port, "targetPort": port, "protocol": "TCP"}]},
+        }
+        svc_path = f"/api/v1/namespaces/{ns}/services"
+        dep_path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+        try:
+            self.ensure_namespace(cluster)
+            self.create(cluster, dep_path, deployment)
+            self.create(cluster, svc_path, service)
+            if export:
+                se = {
+                    "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                    "kind": "ServiceExport",
+                    "metadata": {"name": name, "namespace": ns, "labels": labels},
+                }
+                self.create(cluster, f"/apis/multicluster.x-k8s.io/v1alpha1/namespaces/{ns}/serviceexports", se)
+        except ResourceUnavailable as exc:
+            return EchoService(cluster, ns, name, None, port, f"cannot create the temporary echo service: {exc.message}")
+        end = time.monotonic() + self.start_timeout
+        available, ip = 0, None
+        while True:
+            try:
+                dep = self.sources[cluster].get(f"{dep_path}/{name}", what=f"get deployment {name}")
+                svc = self.sources[cluster].get(f"{svc_path}/{name}", what=f"get service {name}")
+            except ResourceUnavailable as exc:
+                return EchoService(cluster, ns, name, None, port, f"cannot read the temporary echo service: {exc.message}")
+            available = int((dep.get("status") or {}).get("availableReplicas") or 0)
+            ip = (svc.get("spec") or {}).get("clusterIP")
+            ip = ip if ip and ip != "None" else None
+            if available >= 1 and ip:
+                return EchoService(cluster, ns, name, ip, port)
+            if time.monotonic() >= end:
+                break
+            time.sleep(POLL * 2)
+        missing = []
+        if available < 1:
+            missing.append(f"Deployment {ns}/{name} has no available replica")
+        if not ip:
+            missing.append(f"Service {ns}/{name} has no ClusterIP")
+        return EchoService(
+            cluster, ns, name, ip, port,
+            f"the temporary echo service never became available within {self.start_timeout:g}s ({'; '.join(missing)})",
+        )
 
     def cleanup(self) -> list[str]:
         """Delete everything this run created, newest first. Returns problems (never raises)."""
