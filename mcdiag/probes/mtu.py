@@ -150,8 +150,13 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     if frag_mtus:
         res["icmp_frag_needed"] = True
         res["next_hop_mtu"] = min(frag_mtus)
-    larger_silent = [s for s in silent if s > good]
-    res["blackhole"] = bool(larger_silent) and not frag_mtus
+    # A black hole: a size above the working one vanished although nothing said it was too big.
+    # A frag-needed (often from the local tunnel interface, e.g. wg at 1420) only explains the
+    # sizes above the MTU it reported; a silent size at or below that MTU is still a black hole
+    # further along the path.
+    limit = min(frag_mtus) if frag_mtus else None
+    larger_silent = [s for s in silent if s > good and (limit is None or s <= limit)]
+    res["blackhole"] = bool(larger_silent)
     complete = bad is None or bad - good <= 1
     if res["blackhole"]:
         return finish(res, started, False,
