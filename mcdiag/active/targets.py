@@ -1,0 +1,319 @@
+"""Where active checks probe from and to: pure functions of the cluster views.
+
+Node choice (gateway = the active gateway node; non-gateway = another Ready
+node; node IP = InternalIP), the tunnel endpoint a peer's gateway is reached at
+(IP and UDP ports, with where each came from), the cluster DNS service, and the
+service and DNS name ``dns-clusterset`` / ``service-reachability`` probe. Like
+facts, they read only the resources listed in ``READS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcdiag import facts
+from mcdiag import resources as R
+from mcdiag.facts import annotations, labels, meta, qualname
+from mcdiag.view import ClusterView
+
+SUBMARINER_GATEWAY_LABEL = "submariner.io/gateway"
+NETMAKER_GATEWAY_LABEL = "gateway"
+SUBMARINER_NODE_PREFIX = "gateway.submariner.io/"
+DEFAULT_UDP_PORT = 4500
+DEFAULT_NATT_PORT = 4490
+DEFAULT_WIREGUARD_PORT = 51821
+FLANNEL_PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
+FLANNEL_PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
+
+NODE_READS = (R.NODES, R.PODS) + facts.PROVIDER_READS + facts.GATEWAY_READS + (R.DEPLOYMENTS,)
+TUNNEL_READS = NODE_READS + (R.SUBMARINER_ENDPOINTS, R.SERVICEDISCOVERIES)
+SERVICE_READS = NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.GLOBAL_INGRESS_IPS, R.SERVICEDISCOVERIES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+# ---------------------------------------------------------------------------------------------
+def node_ready(node: dict[str, Any]) -> bool:
+    """The node's Ready condition is True."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def node_address(node: dict[str, Any], kind: str = "InternalIP") -> str | None:
+    """The node's first address of ``kind`` (``InternalIP``, ``ExternalIP``), or ``None``."""
+    for addr in (node.get("status") or {}).get("addresses") or []:
+        if addr.get("type") == kind and addr.get("address"):
+            return str(addr["address"])
+    return None
+
+
+def node_name(node: dict[str, Any] | None) -> str:
+    """The node's name (``?`` for none)."""
+    return str(meta(node or {}).get("name") or "?")
+
+
+@dataclass
+class NodeChoice:
+    """A node to probe from or to, and why it was chosen (or why there is none)."""
+
+    node: dict[str, Any] | None
+    reason: str
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        return node_name(self.node)
+
+    @property
+    def ip(self) -> str | None:
+        """The node's InternalIP."""
+        return node_address(self.node) if self.node else None
+
+
+def _nodes(view: ClusterView) -> dict[str, dict[str, Any]]:
+    return {node_name(n): n for n in view.list(R.NODES)}
+
+
+def gateway_node(view: ClusterView) -> NodeChoice:
+    """Return the node the cluster's inter-cluster traffic leaves from.
+
+    Submariner: the active gateway (``Gateway`` with ``haStatus: active``, else the gateway pod
+    labelled active), normally labelled ``submariner.io/gateway=true``. Netmaker: a Ready node
+    labelled ``gateway=true``, preferably the one running ``netclient-gateway``.
+    """
+    provider = view.fact(facts.detect_provider)
+    nodes = _nodes(view)
+    if provider == "submariner":
+        active = facts.active_gateway(view)
+        if active is None or not active.node:
+            return NodeChoice(None, "no active Submariner gateway (no Gateway with haStatus active, no gateway pod "
+                                    "labelled gateway.submariner.io/status=active)")
+        node = nodes.get(active.node)
+        if node is None:
+            return NodeChoice(None, f"the active gateway node {active.node} ({active.source}) is not a node of the cluster")
+        if not node_ready(node):
+            return NodeChoice(None, f"the active gateway node {active.node} is not Ready")
+        label = labels(node).get(SUBMARINER_GATEWAY_LABEL) == "true"
+        return NodeChoice(node, f"active gateway from {active.source}" + ("" if label else f" (not labelled {SUBMARINER_GATEWAY_LABEL}=true)"))
+    if provider == "netmaker":
+        labelled = sorted(
+            (n for n in nodes.values() if labels(n).get(NETMAKER_GATEWAY_LABEL) == "true" and node_ready(n)), key=node_name
+        )
+        if not labelled:
+            return NodeChoice(None, f"no Ready node labelled {NETMAKER_GATEWAY_LABEL}=true")
+        running = {
+            (p.get("spec") or {}).get("nodeName")
+            for p in view.select(R.PODS, app="netclient-gateway")
+            if facts.pod_state(p).problem is None
+        }
+        for node in labelled:
+            if node_name(node) in running:
+                return NodeChoice(node, f"labelled {NETMAKER_GATEWAY_LABEL}=true, runs netclient-gateway")
+        return NodeChoice(labelled[0], f"labelled {NETMAKER_GATEWAY_LABEL}=true")
+    return NodeChoice(None, f"no gateway node for provider {provider}")
+
+
+def other_node(view: ClusterView, gateway: NodeChoice) -> NodeChoice:
+    """Another Ready node than the gateway, preferably one not labelled as a gateway (``node`` None on single-node clusters)."""
+    candidates = [n for n in _nodes(view).values() if node_name(n) != gateway.name and node_ready(n)]
+    if not candidates:
+        return NodeChoice(None, f"no Ready node besides the gateway {gateway.name}")
+
+    def is_gateway(n: dict[str, Any]) -> bool:
+        have = labels(n)
+        return have.get(SUBMARINER_GATEWAY_LABEL) == "true" or have.get(NETMAKER_GATEWAY_LABEL) == "true"
+
+    candidates.sort(key=lambda n: (is_gateway(n), node_name(n)))
+    node = candidates[0]
+    return NodeChoice(node, "a Ready non-gateway node" if not is_gateway(node) else "a Ready node (every other node is a gateway)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tunnel endpoints
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class TunnelPort:
+    """One UDP port a peer's gateway listens on for the tunnel."""
+
+    port: int
+    what: str
+    source: str
+
+
+@dataclass
+class TunnelTarget:
+    """How A's gateway reaches B's gateway: IP (and where it came from) and UDP ports."""
+
+    ip: str | None
+    ip_source: str
+    ports: list[TunnelPort] = field(default_factory=list)
+
+
+def _port(value: Any) -> int | None:
+    try:
+        port = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def local_endpoint(view: ClusterView) -> dict[str, Any] | None:
+    """The cluster's own Submariner ``Endpoint`` (its cluster id; in the Submariner namespace first)."""
+    cid = facts.cluster_id_of(view)
+    ns = facts.submariner_namespace(view)
+    mine = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cid]
+    mine.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
+    return mine[0] if mine else None
+
+
+def _endpoint_seen_by(view: ClusterView, cluster_id: str) -> dict[str, Any] | None:
+    ns = facts.submariner_namespace(view)
+    found = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cluster_id]
+    found.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
+    return found[0] if found else None
+
+
+def _connection_to(view: ClusterView, cluster_id: str) -> dict[str, Any] | None:
+    active = facts.active_gateway(view)
+    gateway = active.gateway if active else None
+    for conn in ((gateway or {}).get("status") or {}).get("connections") or []:
+        if ((conn.get("endpoint") or {}).get("cluster_id")) == cluster_id:
+            return conn
+    return None
+
+
+def submariner_tunnel(a: ClusterView, b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
+    """B's gateway as A's gateway reaches it: ``usingIP`` of A's connection, else public IP with NAT, else private IP.
+
+    Ports: ``udp-port`` and ``natt-discovery-port`` from B's gateway node label/annotation
+    (``gateway.submariner.io/...``), else B's Endpoint ``backend_config``, else 4500 and 4490.
+    """
+    b_id = facts.cluster_id_of(b)
+    endpoint = local_endpoint(b) or _endpoint_seen_by(a, b_id)
+    spec = (endpoint or {}).get("spec") or {}
+    config = spec.get("backend_config") or {}
+    node = b_gateway.node or {}
+    ports = []
+    for key, default, what in (("udp-port", DEFAULT_UDP_PORT, "udp-port"), ("natt-discovery-port", DEFAULT_NATT_PORT, "NAT discovery")):
+        name = SUBMARINER_NODE_PREFIX + key
+        if _port(labels(node).get(name)):
+            ports.append(TunnelPort(_port(labels(node)[name]), what, f"node label {name}"))
+        elif _port(annotations(node).get(name)):
+            ports.append(TunnelPort(_port(annotations(node)[name]), what, f"node annotation {name}"))
+        elif _port(config.get(key)):
+            ports.append(TunnelPort(_port(config[key]), what, f"Endpoint {qualname(endpoint or {})} backend_config {key}"))
+        else:
+            ports.append(TunnelPort(default, what, "default"))
+    conn = _connection_to(a, b_id)
+    if conn and conn.get("usingIP"):
+        return TunnelTarget(str(conn["usingIP"]), f"usingIP of {a.name}'s Gateway connection to {b_id}", ports)
+    nat = spec.get("nat_enabled")
+    if nat is None:
+        nat = a.fact(facts.submariner_settings).nat_enabled
+    if nat and spec.get("public_ip"):
+        return TunnelTarget(str(spec["public_ip"]), f"public_ip of Endpoint {qualname(endpoint)} (NAT on)", ports)
+    if spec.get("private_ip"):
+        return TunnelTarget(str(spec["private_ip"]), f"private_ip of Endpoint {qualname(endpoint)}", ports)
+    if b_gateway.ip:
+        return TunnelTarget(b_gateway.ip, f"InternalIP of {b_gateway.name} (no Endpoint of {b_id} found)", ports)
+    return TunnelTarget(None, f"no Endpoint of {b_id} and no InternalIP on {b_gateway.name}", ports)
+
+
+def _env_literal(workload: dict[str, Any], name: str) -> str | None:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in spec.get("containers") or []:
+        for env in container.get("env") or []:
+            if env.get("name") == name and env.get("value") and "$" not in str(env["value"]):
+                return str(env["value"])
+    return None
+
+
+def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
+    """B's Netmaker gateway: ExternalIP, else flannel's public-ip annotation, else InternalIP; the WireGuard port.
+
+    The port is ``NETCLIENT_PORT`` of B's ``netclient-gateway`` Deployment when it is a literal, else 51821.
+    """
+    port = TunnelPort(DEFAULT_WIREGUARD_PORT, "WireGuard", "default")
+    for dep in sorted(b.select(R.DEPLOYMENTS, app="netclient-gateway"), key=qualname):
+        value = _port(_env_literal(dep, "NETCLIENT_PORT"))
+        if value:
+            port = TunnelPort(value, "WireGuard", f"NETCLIENT_PORT of Deployment {qualname(dep)}")
+            break
+    node = b_gateway.node or {}
+    external = node_address(node, "ExternalIP")
+    if external:
+        return TunnelTarget(external, f"ExternalIP of {b_gateway.name}", [port])
+    for key in (FLANNEL_PUBLIC_IP_OVERWRITE, FLANNEL_PUBLIC_IP):
+        if annotations(node).get(key):
+            return TunnelTarget(annotations(node)[key], f"annotation {key} of {b_gateway.name}", [port])
+    if b_gateway.ip:
+        return TunnelTarget(b_gateway.ip, f"InternalIP of {b_gateway.name}", [port])
+    return TunnelTarget(None, f"{b_gateway.name} has no ExternalIP, public-ip annotation or InternalIP", [port])
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS and services
+# ---------------------------------------------------------------------------------------------
+def cluster_dns(view: ClusterView) -> tuple[str, int] | None:
+    """The cluster DNS service (``kube-system/kube-dns``, else one labelled ``k8s-app=kube-dns``): (ClusterIP, UDP port)."""
+    svc = view.find(R.SERVICES, "kube-dns", "kube-system")
+    if svc is None:
+        found = sorted(view.select(R.SERVICES, "kube-system", **{"k8s-app": "kube-dns"}), key=qualname)
+        svc = found[0] if found else None
+    if svc is None:
+        return None
+    ip = (svc.get("spec") or {}).get("clusterIP")
+    if not ip or ip == "None":
+        return None
+    ports = (svc.get("spec") or {}).get("ports") or []
+    udp = [p for p in ports if (p.get("protocol") or "TCP") == "UDP"]
+    port = next((p.get("port") for p in udp if p.get("name") == "dns"), None) or next((p.get("port") for p in udp), None) or 53
+    return str(ip), int(port)
+
+
+def service_ips(svc: dict[str, Any]) -> list[str]:
+    """The Service's ClusterIP(s) (none for a headless service)."""
+    spec = svc.get("spec") or {}
+    ips = [str(i) for i in spec.get("clusterIPs") or [] if i and i != "None"]
+    if not ips and spec.get("clusterIP") and spec["clusterIP"] != "None":
+        ips = [str(spec["clusterIP"])]
+    return ips
+
+
+def service_port(svc: dict[str, Any]) -> int | None:
+    """The TCP port an HTTP GET goes to: the port named ``http``, else 80/8080, else the first TCP port."""
+    ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if (p.get("protocol") or "TCP") == "TCP" and p.get("port")]
+    for pick in (lambda p: p.get("name") == "http", lambda p: p.get("port") in (80, 8080), lambda p: True):
+        for p in ports:
+            if pick(p):
+                return int(p["port"])
+    return None
+
+
+def global_ingress_ips(view: ClusterView, namespace: str, name: str) -> list[str]:
+    """Globalnet: the ``GlobalIngressIP`` addresses allocated to Service ``namespace/name`` (what clusterset names answer)."""
+    out = []
+    for gip in view.optional(R.GLOBAL_INGRESS_IPS) or []:
+        ref = (gip.get("spec") or {}).get("serviceRef") or {}
+        if meta(gip).get("namespace") == namespace and ref.get("name") == name:
+            ip = (gip.get("status") or {}).get("allocatedIP")
+            if ip:
+                out.append(str(ip))
+    return out
+
+
+def exported_name(a: ClusterView, b: ClusterView, namespace: str, name: str) -> tuple[str | None, str]:
+    """The name pods in A use for B's service: ``NAME.NS.svc.clusterset.local`` or ``NAME.NS.<B's Netmaker network>``.
+
+    Returns (name, where the zone came from) or (None, why not).
+    """
+    provider = b.fact(facts.detect_provider)
+    if provider == "submariner":
+        return f"{name}.{namespace}.svc.clusterset.local", "Submariner Lighthouse (clusterset.local)"
+    if provider == "netmaker":
+        network = facts.netclient_network(b)
+        if not network:
+            return None, f"cannot tell {b.name}'s Netmaker network (no literal NETWORK in DaemonSet app=netclient)"
+        return f"{name}.{namespace}.{network}", f"{b.name}'s Netmaker network {network}"
+    return None, f"{b.name} uses provider {provider}: no cross-cluster service names"
