@@ -1,0 +1,393 @@
+"""Node and tunnel choices, and every verdict branch of the active checks, with canned probe results.
+
+The views are fed plain objects (no API server); ``FakeProbes`` stands in for the executor and
+answers each probe pod from a function of (cluster, node, argv), so each branch (NXDOMAIN vs
+timeout vs NOERROR-empty, a PMTU black hole, a stale WireGuard peer...) is one small test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checks import active as A
+from mcdiag import resources as R
+from mcdiag.active import targets as T
+from mcdiag.active.executor import EchoService, PodResult, PodSpec, Target
+from mcdiag.clusters import ClusterSpec
+from mcdiag.model import CheckContext, Status
+from mcdiag.view import ClusterView
+
+SM = "submariner-operator"
+PLURALS = {"Endpoints": "endpoints", "GlobalIngressIP": "globalingressips"}
+
+
+class FakeSource:
+    def __init__(self, objects: list[dict]):
+        self.objects = objects
+
+    def served_group_versions(self) -> set[str]:
+        return {o["apiVersion"] for o in self.objects} | {"v1", "apps/v1"}
+
+    def list(self, res: R.Resource) -> list[dict]:
+        out = []
+        for o in self.objects:
+            plural = PLURALS.get(o["kind"]) or o["kind"].lower() + "s"
+            if o["apiVersion"] == res.group_version and plural == res.plural:
+                if res.namespace is None or o["metadata"].get("namespace") == res.namespace:
+                    out.append(o)
+        return out
+
+
+def view(name: str, *objects: dict) -> ClusterView:
+    return ClusterView(ClusterSpec(None, name=name, explicit_name=True), FakeSource(list(objects)))
+
+
+def obj(api: str, kind: str, name: str, namespace: str | None = None, **body: Any) -> dict:
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    meta.update(body.pop("metadata", {}))
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **body}
+
+
+def node(name: str, ip: str, labels: dict | None = None, ready: bool = True, annotations: dict | None = None,
+         external: str | None = None) -> dict:
+    addrs = [{"type": "InternalIP", "address": ip}] + ([{"type": "ExternalIP", "address": external}] if external else [])
+    return obj("v1", "Node", name, metadata={"labels": labels or {}, "annotations": annotations or {}},
+               status={"addresses": addrs, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]})
+
+
+def ep_spec(cid: str, private: str, public: str, nat: bool = True, config: dict | None = None) -> dict:
+    return {"cluster_id": cid, "private_ip": private, "public_ip": public, "nat_enabled": nat, "hostname": f"{cid}-gw",
+            "backend_config": config if config is not None else {"udp-port": "4500", "natt-discovery-port": "4490"}}
+
+
+def submariner(name: str, peer: str, *, gw_labels: dict | None = None, gw_annotations: dict | None = None,
+               config: dict | None = None, using_ip: str | None = "203.0.113.2", nat: bool = True, nodes: int = 2,
+               gw_ready: bool = True, active: bool = True, extra: tuple = ()) -> ClusterView:
+    mine = {"east": ("10.0.0.1", "198.51.100.1"), "west": ("10.1.0.1", "203.0.113.2")}
+    objs = [
+        obj("submariner.io/v1alpha1", "Submariner", "submariner", SM, spec={"clusterID": name, "natEnabled": nat}),
+        node(f"{name}-gw", mine[name][0], {"submariner.io/gateway": "true", **(gw_labels or {})}, gw_ready, gw_annotations),
+        *[node(f"{name}-w{i}", f"10.9.{i}.1") for i in range(1, nodes)],
+        obj("submariner.io/v1", "Endpoint", f"{name}-ep", SM, spec=ep_spec(name, *mine[name], nat, config)),
+        obj("submariner.io/v1", "Endpoint", f"{peer}-ep", SM, spec=ep_spec(peer, *mine[peer], nat)),
+        obj("v1", "Service", "kube-dns", "kube-system", spec={"clusterIP": "10.96.0.10", "ports": [
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]}),
+        obj("v1", "Service", "nginx", "nginx-test", spec={"clusterIP": {"east": "10.96.1.1", "west": "10.97.1.1"}[name],
+                                                          "ports": [{"port": 8080, "protocol": "TCP"}]}),
+        *extra,
+    ]
+    if active:
+        conn = {"status": "connected", "endpoint": ep_spec(peer, *mine[peer])}
+        if using_ip:
+            conn["usingIP"] = using_ip
+        objs.append(obj("submariner.io/v1", "Gateway", f"{name}-gw", SM,
+                        status={"haStatus": "active", "localEndpoint": {"hostname": f"{name}-gw"}, "connections": [conn]}))
+    return view(name, *objs)
+
+
+def netmaker(name: str, *, external: str | None = None, annotations: dict | None = None, port: str | None = "51830",
+             network: str = "net") -> ClusterView:
+    env = [{"name": "NETCLIENT_PORT", "value": port}] if port else []
+    return view(
+        name,
+        node(f"{name}-gw", "192.168.1.1", {"gateway": "true"}, annotations=annotations, external=external),
+        node(f"{name}-w1", "192.168.1.2"),
+        obj("apps/v1", "DaemonSet", "netclient", "default", metadata={"labels": {"app": "netclient"}},
+            spec={"template": {"spec": {"containers": [{"name": "n", "env": [{"name": "NETWORK", "value": network}]}]}}}),
+        obj("apps/v1", "Deployment", "netclient-gateway", "default", metadata={"labels": {"app": "netclient-gateway"}},
+            spec={"template": {"spec": {"containers": [{"name": "n", "env": env}]}}}),
+        obj("v1", "Service", "nginx", "nginx-test", spec={"clusterIP": "10.45.0.5", "ports": [{"port": 8080}]}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+# ---------------------------------------------------------------------------------------------
+def test_gateway_is_the_active_gateway_and_other_node_is_ready_non_gateway():
+    v = submariner("east", "west", nodes=3)
+    gw = T.gateway_node(v)
+    assert gw.name == "east-gw" and gw.ip == "10.0.0.1" and "haStatus active" in gw.reason
+    assert T.other_node(v, gw).name == "east-w1"
+
+
+def test_no_gateway_reasons():
+    assert "no active Submariner gateway" in T.gateway_node(submariner("east", "west", active=False)).reason
+    assert "not Ready" in T.gateway_node(submariner("east", "west", gw_ready=False)).reason
+    assert T.other_node(submariner("east", "west", nodes=1), T.gateway_node(submariner("east", "west", nodes=1))).node is None
+
+
+def test_submariner_tunnel_ports_label_then_annotation_then_endpoint_then_default():
+    a = submariner("east", "west")
+    b = submariner("west", "east", gw_labels={"gateway.submariner.io/udp-port": "4501"},
+                   gw_annotations={"gateway.submariner.io/natt-discovery-port": "4491"})
+    t = T.submariner_tunnel(a, b, T.gateway_node(b))
+    assert [(p.port, p.source.split()[1]) for p in t.ports] == [(4501, "label"), (4491, "annotation")]
+    b = submariner("west", "east", config={"udp-port": "51821"})
+    t = T.submariner_tunnel(a, b, T.gateway_node(b))
+    assert [(p.port, p.source) for p in t.ports] == [(51821, "Endpoint submariner-operator/west-ep backend_config udp-port"),
+                                                     (4490, "default")]
+
+
+def test_submariner_tunnel_ip_using_ip_then_public_with_nat_then_private():
+    b = submariner("west", "east")
+    t = T.submariner_tunnel(submariner("east", "west", using_ip="203.0.113.99"), b, T.gateway_node(b))
+    assert t.ip == "203.0.113.99" and "usingIP" in t.ip_source
+    t = T.submariner_tunnel(submariner("east", "west", using_ip=None), b, T.gateway_node(b))
+    assert t.ip == "203.0.113.2" and "NAT on" in t.ip_source
+    b = submariner("west", "east", nat=False)
+    t = T.submariner_tunnel(submariner("east", "west", using_ip=None, nat=False), b, T.gateway_node(b))
+    assert t.ip == "10.1.0.1" and "private_ip" in t.ip_source
+
+
+def test_netmaker_tunnel_external_then_annotation_then_internal_and_port():
+    for b, ip in (
+        (netmaker("west", external="203.0.113.7", annotations={"flannel.alpha.coreos.com/public-ip": "1.1.1.1"}), "203.0.113.7"),
+        (netmaker("west", annotations={"flannel.alpha.coreos.com/public-ip": "198.51.100.4"}), "198.51.100.4"),
+        (netmaker("west"), "192.168.1.1"),
+    ):
+        t = T.netmaker_tunnel(b, T.gateway_node(b))
+        assert t.ip == ip and [p.port for p in t.ports] == [51830]
+    b = netmaker("west", port=None)
+    assert [(p.port, p.source) for p in T.netmaker_tunnel(b, T.gateway_node(b)).ports] == [(51821, "default")]
+
+
+def test_names_and_cluster_dns():
+    assert T.exported_name(submariner("east", "west"), submariner("west", "east"), "ns", "svc")[0] == "svc.ns.svc.clusterset.local"
+    assert T.exported_name(netmaker("east"), netmaker("west", network="cloud-k3s"), "ns", "svc")[0] == "svc.ns.cloud-k3s"
+    assert T.cluster_dns(submariner("east", "west")) == ("10.96.0.10", 53)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------------------------
+class FakeProbes:
+    """Answers probe pods from ``answer(cluster, node, argv) -> dict | str`` (a str is a pod problem)."""
+
+    start_timeout = 5.0
+
+    def __init__(self, answer, target_problem: str = "", echo: EchoService | None = None):
+        self.answer = answer
+        self.target_problem = target_problem
+        self.echo = echo
+        self.calls: list[tuple[str, str, list[str]]] = []
+
+    def run(self, cluster: str, spec: PodSpec) -> PodResult:
+        argv = spec.argv[2:]
+        self.calls.append((cluster, spec.node, argv))
+        data = self.answer(cluster, spec.node, argv)
+        if isinstance(data, str):
+            return PodResult(cluster, spec.node, "p", "Pending", None, "", data)
+        data.setdefault("reason", "")
+        return PodResult(cluster, spec.node, "p", "Succeeded", data)
+
+    def run_all(self, jobs):
+        return [self.run(c, s) for c, s in jobs]
+
+    def pair(self, listener, sender):
+        sent = self.run(*sender)
+        received = self.run(*listener)
+        return received, (None if received.data is not None and received.data.get("never_listened") else sent)
+
+    def pair_all(self, pairs):
+        return [self.pair(*p) for p in pairs]
+
+    def target(self, cluster: str, node: str, port: int = 8080) -> Target:
+        return Target(cluster, node, "t", None if self.target_problem else "10.97.9.9", port, self.target_problem)
+
+    def echo_service(self, cluster: str, export: bool = True, port: int = 8080) -> EchoService:
+        return self.echo or EchoService(cluster, "mcdiag-probes", "echo", "10.97.5.5", port)
+
+
+def evaluate(check, views, probes, **options):
+    ctx = CheckContext(tuple(views), tuple(views), {"max_rtt": 100.0, **options}, probes)
+    return check().run(ctx)
+
+
+def pair_views():
+    return submariner("east", "west"), submariner("west", "east")
+
+
+def ok(**kw):
+    return {"ok": True, **kw}
+
+
+def bad(reason: str, **kw):
+    return {"ok": False, "reason": reason, **kw}
+
+
+def test_skip_without_executor_and_error_when_pod_never_starts():
+    out = evaluate(A.Latency, pair_views(), None)
+    assert out.status is Status.SKIP and "passive" in out.message
+    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: "probe pod x never started within 5s (ErrImagePull: not found)"))
+    assert out.status is Status.ERROR and "ErrImagePull" in out.message
+    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(), target_problem="never started (ErrImagePull)"))
+    assert out.status is Status.ERROR and "ErrImagePull" in out.message
+
+
+def test_vxlan_firewall_fail_skip_error():
+    east = submariner("east", "west")
+
+    def lost(c, n, argv):
+        return bad("no datagram") if argv[0] == "udp-listen" else ok()
+
+    out = evaluate(A.VxlanFirewall, [east], FakeProbes(lost))
+    assert out.status is Status.FAIL and "allow udp/4800 between nodes" in out.hint.lower()
+    assert "east-w1" in out.message and "east-gw" in out.message
+    probes = FakeProbes(lambda c, n, a: ok())
+    evaluate(A.VxlanFirewall, [east], probes)
+    listen, send = [c[2] for c in probes.calls if c[2][0] == "udp-listen"][0], [c[2] for c in probes.calls if c[2][0] == "udp-send"][0]
+    assert listen[:3] == ["udp-listen", "--port", "4800"] and send[:5] == ["udp-send", "--to", "10.0.0.1:4800", "--vxlan-vni", "100"]
+    assert evaluate(A.VxlanFirewall, [submariner("east", "west", nodes=1)], probes).status is Status.SKIP
+    out = evaluate(A.VxlanFirewall, [east], FakeProbes(lambda c, n, a: {"ok": False, "never_listened": True, "reason": "cannot sniff"}))
+    assert out.status is Status.ERROR and "cannot sniff" in out.message
+
+
+def test_tunnel_firewall_fail_names_port_and_node():
+    a, b = submariner("east", "west"), submariner("west", "east", config={"udp-port": "4500", "natt-discovery-port": "4490"})
+
+    def drop_4500(c, n, argv):
+        if argv[0] == "udp-listen" and argv[2] == "4500":
+            return bad("nothing")
+        return ok(src_ip="198.51.100.1", src_port=1234)
+
+    out = evaluate(A.TunnelFirewall, [a, b], FakeProbes(drop_4500))
+    assert out.status is Status.FAIL
+    assert "UDP/4500" in out.message and "west-gw" in out.message and "UDP/4490" not in out.message
+    assert "UDP/4500" in out.hint and "west-gw" in out.hint
+    assert [p["received"] for p in out.details["ports"]] == [False, True]
+    out = evaluate(A.TunnelFirewall, [a, b], FakeProbes(lambda c, n, argv: ok(src_ip="x", src_port=1)))
+    assert out.status is Status.PASS and out.details["to_ip"] == "203.0.113.2"
+
+
+def test_wireguard_handshake_verdicts():
+    v = netmaker("east")
+    stale = bad("1 of 1 peer(s) without a handshake in the last 180s", interfaces=[{"name": "netmaker"}],
+                peers=[{"interface": "netmaker", "age_s": 400, "fresh": False}])
+    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: stale))
+    assert out.status is Status.FAIL and "180s" in out.message and out.hint
+    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("wg not found: install wireguard-tools")))
+    assert out.status is Status.ERROR
+    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("no WireGuard interface found")))
+    assert out.status is Status.FAIL
+    fresh = ok(interfaces=[{"name": "netmaker"}], peers=[{"age_s": 12, "fresh": True}])
+    assert evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: fresh)).status is Status.PASS
+
+
+def test_pod_connectivity_per_source_node():
+    def only_worker_fails(c, node, argv):
+        return bad("no answer to TCP SYN", outcome="timeout") if node == "east-w1" else ok(outcome="connected", connect_s=0.001)
+
+    out = evaluate(A.PodConnectivity, pair_views(), FakeProbes(only_worker_fails))
+    assert out.status is Status.FAIL and "east-w1" in out.message and "VXLAN" in out.hint
+    assert out.details["from"]["east-gw"]["ok"] is True and out.details["from"]["east-w1"]["ok"] is False
+    out = evaluate(A.PodConnectivity, pair_views(), FakeProbes(lambda c, n, a: ok(outcome="connected", connect_s=0.002)))
+    assert out.status is Status.PASS and set(out.details["from"]) == {"east-gw", "east-w1"}
+
+
+@pytest.mark.parametrize("dns,word", [
+    (bad("NXDOMAIN", rcode_class="nxdomain", rcode="NXDOMAIN"), "NXDOMAIN"),
+    (bad("timeout", rcode_class="timeout"), "timeout"),
+    (bad("empty", rcode_class="nodata", rcode="NOERROR"), "NOERROR, empty answer"),
+    (ok(rcode_class="answer", answers=["10.99.9.9"]), "not to west's"),
+])
+def test_dns_clusterset_four_failures_four_hints(dns, word):
+    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: dict(dns)), service="nginx-test/nginx")
+    assert out.status is Status.FAIL and word in out.message
+    assert out.hint
+
+
+def test_dns_hints_differ():
+    hints = set()
+    for cls in ("nxdomain", "timeout", "nodata"):
+        out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a, cls=cls: bad(cls, rcode_class=cls)),
+                       service="nginx-test/nginx")
+        hints.add(out.hint)
+    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["1.2.3.4"])),
+                   service="nginx-test/nginx")
+    hints.add(out.hint)
+    assert len(hints) == 4
+
+
+def test_dns_clusterset_pass_and_query():
+    probes = FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["10.97.1.1"]))
+    out = evaluate(A.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
+    assert out.status is Status.PASS
+    assert probes.calls[0][1] == "east-gw"
+    assert probes.calls[0][2][:2] == ["dns", "nginx.nginx-test.svc.clusterset.local"]
+    assert probes.calls[0][2][-4:] == ["--server", "10.96.0.10", "--port", "53"]
+
+
+def test_dns_clusterset_local_preference_asks_for_the_cluster_specific_name():
+    def answer(c, n, argv):
+        return ok(rcode_class="answer", answers=["10.97.1.1" if argv[1].startswith("west.") else "10.96.1.1"])
+
+    probes = FakeProbes(answer)
+    out = evaluate(A.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
+    assert out.status is Status.PASS and out.details["name"] == "west.nginx.nginx-test.svc.clusterset.local"
+
+
+def test_dns_service_missing_or_temporary():
+    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok()), service="nope/nope")
+    assert out.status is Status.ERROR and "does not exist" in out.message
+    echo = EchoService("west", "mcdiag-probes", "echo", None, 8080, "the temporary echo service never became available within 5s")
+    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(), echo=echo))
+    assert out.status is Status.ERROR and "never became available" in out.message
+
+
+def test_service_reachability_by_ip_only_when_name_fails():
+    def answer(c, n, argv):
+        if argv[0] == "dns":
+            return bad("NXDOMAIN", rcode_class="nxdomain")
+        return ok(outcome="response", status=200)
+
+    probes = FakeProbes(answer)
+    out = evaluate(A.ServiceReachability, pair_views(), probes, service="nginx-test/nginx")
+    assert out.status is Status.PASS and "judged by IP only" in out.message and "dns-clusterset" in out.message
+    assert [c[2][1] for c in probes.calls if c[2][0] == "http"] == ["http://10.97.1.1:8080/"]
+
+
+def test_service_reachability_refused_and_by_name():
+    def refused(c, n, argv):
+        if argv[0] == "dns":
+            return ok(rcode_class="answer", answers=["10.97.1.1"])
+        return bad("connection refused", outcome="refused")
+
+    out = evaluate(A.ServiceReachability, pair_views(), FakeProbes(refused), service="nginx-test/nginx")
+    assert out.status is Status.FAIL and "refused" in out.message and "Nothing listens" in out.hint
+
+    def both(c, n, argv):
+        if argv[0] == "dns":
+            return ok(rcode_class="answer", answers=["10.97.1.1"])
+        return ok(outcome="response", status=200)
+
+    out = evaluate(A.ServiceReachability, pair_views(), FakeProbes(both), service="nginx-test/nginx")
+    assert out.status is Status.PASS and "by name" in out.message
+
+
+def test_path_mtu_blackhole_and_no_reply():
+    hole = bad("packets larger than 1252 bytes vanish", mtu=1252, blackhole=True, icmp_frag_needed=True, next_hop_mtu=1420)
+    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: hole))
+    assert out.status is Status.FAIL and "1252" in out.message
+    assert "clamp tcp mss" in out.hint.lower() and "1252" in out.hint and out.details["mtu"] == 1252
+    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: bad("no ICMP echo reply", mtu=None)))
+    assert out.status is Status.FAIL and "no ICMP echo reply" in out.message
+    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(mtu=1420, blackhole=False, icmp_frag_needed=True,
+                                                                           next_hop_mtu=1420)))
+    assert out.status is Status.PASS and "1420" in out.message
+
+
+def test_latency_warns_above_max_rtt_and_fails_on_loss():
+    stats = ok(min_ms=150.0, avg_ms=160.0, max_ms=170.0, loss_pct=0.0)
+    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)))
+    assert out.status is Status.WARN and "160.0" in out.message and out.hint
+    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)), max_rtt=200.0)
+    assert out.status is Status.PASS and out.details["avg_ms"] == 160.0
+    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: bad("100.0% lost", loss_pct=100.0)))
+    assert out.status is Status.FAIL
+
+
+def test_provider_mismatch_skips_tunnel():
+    out = evaluate(A.TunnelFirewall, [submariner("east", "west"), netmaker("west")], FakeProbes(lambda c, n, a: ok()))
+    assert out.status is Status.SKIP
