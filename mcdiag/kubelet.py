@@ -14,6 +14,7 @@ left ``Pending`` with ``ErrImagePull``, as a kubelet that cannot pull it would.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -155,9 +156,14 @@ class Kubelet:
             log.debug("status of %s not updated: %s", pod.key, exc)
 
     def _container_status(self, container: dict[str, Any], state: dict[str, Any], ready: bool = False) -> dict[str, Any]:
+        image = container.get("image", "")
+        pulled = "waiting" not in state  # imageID is required by the API (clients validate it); "" until pulled
         return {
             "name": container.get("name", "probe"),
-            "image": container.get("image", ""),
+            "image": image,
+            "imageID": f"{image.split('@')[0].rsplit(':', 1)[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+            if pulled and image
+            else "",
             "ready": ready,
             "restartCount": 0,
             "started": "running" in state,
