@@ -12,7 +12,10 @@ Both providers (the netmaker guide's k3s clusters; the CIDRs are the guide's
   ``k3s.io/internal-ip``, flannel's ``flannel.alpha.coreos.com/*`` annotations
   with the node IP as ``public-ip``), ``spec.podCIDR(s)`` = the node's slice,
   ``InternalIP`` = its LAN address, ``Ready=True``. The gateway is the k3s
-  server; the worker an agent (``--token`` shown as ``********`` as k3s does).
+  server started with ``--node-external-ip <public IP>`` (so ``ExternalIP`` =
+  its 198.18.x.x WAN address, ``k3s.io/external-ip``; for Netmaker also
+  ``flannel.alpha.coreos.com/public-ip-overwrite``); the worker an agent
+  (``--token`` shown as ``********`` as k3s does).
 * ``kube-system/coredns`` ConfigMap: k3s's default Corefile plus, for
   Submariner, the block Lighthouse writes
   (``clusterset.local:53 { forward . <submariner-lighthouse-coredns ClusterIP> }``),
@@ -23,6 +26,8 @@ Both providers (the netmaker guide's k3s clusters; the CIDRs are the guide's
   ``nginx-test/nginx`` (the Submariner guide's ``kubectl expose deployment
   nginx --port 8080``) with the ClusterIPs the lab really serves, their
   Endpoints, and the nginx Deployment (image from the guide) with its Pod.
+  CoreDNS, nginx and Lighthouse's DNS pods sit on the gateway node, where the
+  lab serves them (:mod:`mcdiag.lab.topology`).
 
 Submariner (the Submariner guide: Helm chart 0.20.0, broker on ``cluster``,
 ``natEnabled=true``, gateway label ``submariner.io/gateway=true``, public IP
@@ -323,7 +328,7 @@ def _node(c: Cluster, n: Node) -> dict:
         labels["node-role.kubernetes.io/control-plane"] = "true"
         labels["node-role.kubernetes.io/master"] = "true"
         args = ["server", "--cluster-cidr", c.pod_cidr, "--service-cidr", c.service_cidr,
-                "--node-ip", n.lan_ip, "--flannel-backend", "vxlan"]
+                "--node-ip", n.lan_ip, "--node-external-ip", n.public_ip, "--flannel-backend", "vxlan"]
     else:
         args = ["agent", "--server", f"https://{c.gateway.lan_ip}:6443", "--token", "********",
                 "--node-ip", n.lan_ip]
@@ -342,16 +347,22 @@ def _node(c: Cluster, n: Node) -> dict:
         "node.alpha.kubernetes.io/ttl": "0",
         "volumes.kubernetes.io/controller-managed-attach-detach": "true",
     }
+    addresses = [{"type": "InternalIP", "address": n.lan_ip}]
+    if n.is_gateway:
+        # k3s --node-external-ip: ExternalIP address and k3s.io/external-ip
+        addresses.append({"type": "ExternalIP", "address": n.public_ip})
+        ann["k3s.io/external-ip"] = n.public_ip
     if n.is_gateway and c.provider == "submariner":
         labels["submariner.io/gateway"] = "true"
         ann["gateway.submariner.io/public-ip"] = f"ipv4:{n.public_ip}"
     if n.is_gateway and c.provider == "netmaker":
         labels["gateway"] = "true"
+        ann["flannel.alpha.coreos.com/public-ip-overwrite"] = n.public_ip
     cap = {"cpu": "2", "ephemeral-storage": "40581564Ki", "hugepages-2Mi": "0", "memory": "4013928Ki", "pods": "110"}
     return _obj("v1", "Node", _meta(c.name, "Node", n.name, labels=labels, annotations=ann),
                 spec={"podCIDR": n.pod_cidr, "podCIDRs": [n.pod_cidr], "providerID": f"k3s://{n.name}"},
                 status={
-                    "addresses": [{"type": "InternalIP", "address": n.lan_ip}, {"type": "Hostname", "address": n.name}],
+                    "addresses": [*addresses, {"type": "Hostname", "address": n.name}],
                     "allocatable": {**cap, "ephemeral-storage": "39478645191"},
                     "capacity": cap,
                     "conditions": [
@@ -420,7 +431,7 @@ def _kube_system(b: _Builder) -> None:
                                                    {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
                                                    {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}])],
                         sa="coredns")
-    b.deployment("coredns", "kube-system", labels, tpl, [(c.worker, c.coredns_pod_ip)],
+    b.deployment("coredns", "kube-system", labels, tpl, [(c.gateway, c.coredns_pod_ip)],
                  deploy_labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"})
     b.service("kube-dns", "kube-system", c.dns_ip,
               [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
@@ -438,7 +449,7 @@ def _nginx(b: _Builder) -> None:
     labels = {"app": "nginx"}
     tpl = _pod_template(labels, [_container("nginx-unprivileged",
                                             "swr.cn-east-3.myhuaweicloud.com/lomtom-common/nginx-unprivileged:stable-alpine")])
-    b.deployment("nginx", "nginx-test", labels, tpl, [(c.worker, c.nginx_pod_ip)])
+    b.deployment("nginx", "nginx-test", labels, tpl, [(c.gateway, c.nginx_pod_ip)])
     b.service("nginx", "nginx-test", c.nginx_ip, [{"port": c.nginx_port, "protocol": "TCP", "targetPort": c.nginx_port}],
               labels, labels, [c.nginx_pod_ip])
 
@@ -624,7 +635,7 @@ def _submariner(b: _Builder, keys: dict) -> None:
                                                       f"{repo}/lighthouse-coredns:{SUBMARINER_VERSION}",
                                                       ports=[{"containerPort": 53, "name": "udp", "protocol": "UDP"}])],
                                sa="submariner-lighthouse-coredns"),
-                 [(c.worker, c.lighthouse_pod_ip)])
+                 [(c.gateway, c.lighthouse_pod_ip)])
     b.service("submariner-lighthouse-coredns", ns, c.lighthouse_ip,
               [{"name": "udp", "port": 53, "protocol": "UDP", "targetPort": 53}], lc_labels, lc_labels,
               [c.lighthouse_pod_ip])

@@ -74,9 +74,15 @@ def test_nodes(case):
         else:
             assert args[0] == "agent" and "********" in args
             assert gw_label not in lab
+    gw = nodes[c.gateway.name]
+    ann = gw["metadata"]["annotations"]
+    assert {"type": "ExternalIP", "address": c.gateway.public_ip} in gw["status"]["addresses"]
+    assert ann["k3s.io/external-ip"] == c.gateway.public_ip
+    assert "ExternalIP" not in [a["type"] for a in nodes[c.worker.name]["status"]["addresses"]]
     if c.provider == "submariner":
-        ann = nodes[c.gateway.name]["metadata"]["annotations"]
         assert ann["gateway.submariner.io/public-ip"] == f"ipv4:{c.gateway.public_ip}"
+    else:
+        assert ann["flannel.alpha.coreos.com/public-ip-overwrite"] == c.gateway.public_ip
 
 
 def test_services_match_what_the_lab_serves(case):
@@ -89,6 +95,10 @@ def test_services_match_what_the_lab_serves(case):
     assert idx[("Service", "nginx-test", "nginx")]["spec"]["ports"][0]["port"] == 8080
     ep = idx[("Endpoints", "nginx-test", "nginx")]
     assert ep["subsets"][0]["addresses"] == [{"ip": c.nginx_pod_ip}]
+    # the service pods run on the gateway, where the lab serves them
+    backends = {c.coredns_pod_ip, c.nginx_pod_ip} | ({c.lighthouse_pod_ip} if c.provider == "submariner" else set())
+    pods = [o for o in objs if o["kind"] == "Pod" and o["status"]["podIP"] in backends]
+    assert len(pods) == len(backends) and {o["spec"]["nodeName"] for o in pods} == {c.gateway.name}
 
 
 def test_corefile(case):
