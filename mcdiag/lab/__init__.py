@@ -2,12 +2,15 @@
 
 ``Lab(dir, provider).up()`` builds the namespaces described in
 :mod:`mcdiag.lab.topology` (no route leaves them: no veth to the root namespace,
-no default route), starts wireguard-go on the gateways, dnsmasq and an HTTP
-server on the workers, and one API emulator per cluster on 127.0.0.1 serving
-the objects of :mod:`mcdiag.lab.objects`. Everything created is recorded in
-``DIR/state.json`` *before* it is created, so ``down()`` cleans up after a crash
-or a SIGKILL in the middle of ``up()``. Faults (:mod:`mcdiag.lab.faults`) are
-recorded there too and healed by ``heal()``.
+no default route), starts wireguard-go, dnsmasq and an HTTP server on the
+gateways, and one lab API server per cluster on 127.0.0.1
+(:mod:`mcdiag.lab.apiserver`: the API emulator serving the objects of
+:mod:`mcdiag.lab.objects`, plus a kubelet, so probe pods created through the
+API really run in the lab, see :mod:`mcdiag.lab.pods`). Everything created is
+recorded in ``DIR/state.json`` (pods in ``DIR/pods/``) *before* it is created,
+so ``down()`` cleans up after a crash or a SIGKILL in the middle of ``up()``.
+Faults (:mod:`mcdiag.lab.faults`) are recorded there too and healed by
+``heal()``.
 
 Python API::
 
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import os
 import subprocess
@@ -35,8 +37,9 @@ from pathlib import Path
 
 from . import faults as _faults
 from . import netns
+from . import pods as _pods
 from .netns import LabError
-from .topology import PROVIDERS, Cluster, Node, Topology, build_topology, scheme_namespaces
+from .topology import PROVIDERS, Cluster, Node, Topology, build_topology, pod_netns_re, scheme_namespaces
 
 __all__ = ["Lab", "LabError", "FAULTS", "PROVIDERS", "build_topology"]
 
@@ -78,7 +81,7 @@ class Lab:
         return self.dir / "run"
 
     def kubeconfig(self, cluster: str) -> Path:
-        """Path of the kubeconfig of ``cluster``'s API emulator (``DIR/NAME.kubeconfig``)."""
+        """Path of the kubeconfig of ``cluster``'s lab API server (``DIR/NAME.kubeconfig``)."""
         return self.dir / f"{self.topology.cluster(cluster).name}.kubeconfig"
 
     # ---------------------------------------------------------- topology
@@ -177,7 +180,8 @@ class Lab:
     def leftovers(self) -> list[str]:
         """Lab-scheme namespaces present on the host."""
         present = set(netns.list_netns())
-        return [n for n in scheme_namespaces() if n in present]
+        rx = pod_netns_re()
+        return [n for n in scheme_namespaces() if n in present] + sorted(n for n in present if rx.match(n))
 
     # ---------------------------------------------------------------- up
     def up(self) -> dict:
@@ -225,8 +229,10 @@ class Lab:
             netns.build_lan(c)
             for n in c.nodes:
                 netns.build_node(c, n)
-            netns.build_worker_services(c)
+            netns.build_gateway_services(c)
             netns.remote_routes(c, topo.peer(c.name))
+        for ns, c in self._dns_namespaces():
+            netns.write_resolv_conf(ns, netns.resolv_conf_text(c))
         self._log(f"namespaces and links up ({time.monotonic() - t0:.1f}s)")
         keys = {}
         for c in topo.clusters:
@@ -242,10 +248,10 @@ class Lab:
             peer = topo.peer(c.name)
             for role in ("exports", "coredns"):
                 pid = netns.start_dnsmasq(c, peer, role, self.rundir, self.logdir, forward=True)
-                self._record_process(f"{c.name}:{role}", pid, c.worker.netns, "dnsmasq")
+                self._record_process(f"{c.name}:{role}", pid, c.gateway.netns, "dnsmasq")
             self._start_http(c)
         self._log(f"wireguard-go, dnsmasq, http servers started ({time.monotonic() - t0:.1f}s)")
-        self._start_emulators()
+        self._start_apiservers()
         deadline = time.monotonic() + HANDSHAKE_WAIT_S
         while time.monotonic() < deadline and not all(
                 any(netns.wg_handshakes(c).values()) for c in topo.clusters):
@@ -257,7 +263,7 @@ class Lab:
     # ------------------------------------------------------- processes
     def _start_http(self, c: Cluster) -> None:
         pid = netns.start_http(c, self.dir / "www", self.logdir)
-        self._record_process(f"{c.name}:nginx", pid, c.worker.netns, "http.server")
+        self._record_process(f"{c.name}:nginx", pid, c.gateway.netns, "http.server")
 
     def _stop_process(self, key: str) -> None:
         p = self.state.get("processes", {}).get(key)
@@ -268,50 +274,50 @@ class Lab:
         key = f"{c.name}:coredns"
         self._stop_process(key)
         pid = netns.start_dnsmasq(c, self.topology.peer(c.name), "coredns", self.rundir, self.logdir, forward)
-        self._record_process(key, pid, c.worker.netns, "dnsmasq")
+        self._record_process(key, pid, c.gateway.netns, "dnsmasq")
 
-    def _start_emulators(self) -> None:
-        if importlib.util.find_spec("mcdiag.emulator.__main__") is None:
-            self.state["warnings"].append("mcdiag.emulator is not available: no API emulators, no kubeconfigs")
-            self._save()
-            return
-        import yaml
+    def _dns_namespaces(self) -> list[tuple[str, Cluster]]:
+        """Node namespaces that get the cluster DNS as /etc/resolv.conf (hostNetwork pods, ClusterFirstWithHostNet)."""
+        return [(n.netns, c) for c in self.topology.clusters for n in c.nodes]
 
-        from .objects import K3S_VERSION, lab_objects
+    def _start_apiservers(self) -> None:
+        """One ``python -m mcdiag.lab.apiserver`` per cluster (API emulator + kubelet), in the root namespace."""
+        from .apiserver import paths
 
         pkgroot = str(Path(__file__).resolve().parents[2])
         env = {"PYTHONPATH": os.pathsep.join(p for p in (pkgroot, os.environ.get("PYTHONPATH")) if p)}
-        objdir = self.dir / "objects"
-        pubkeys = {k: v["public_key"] for k, v in self.state.get("wireguard", {}).items()}
-        objdir.mkdir(parents=True, exist_ok=True)
         started = []
         for c in self.topology.clusters:
-            objfile = objdir / f"{c.name}.yaml"
-            objfile.write_text(yaml.safe_dump_all(lab_objects(self.topology, c.name, wg_public_keys=pubkeys), sort_keys=False))
-            ready = self.rundir / f"{c.name}.emulator.ready"
-            self.rundir.mkdir(parents=True, exist_ok=True)
+            f = paths(self.dir, c.name)
+            f["ready"].parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):
-                ready.unlink()
-            kc = self.kubeconfig(c.name)
-            pid = netns.spawn(None, [sys.executable, "-m", "mcdiag.emulator", "--objects", str(objfile),
-                                     "--name", c.name, "--kubeconfig", str(kc), "--host", "127.0.0.1",
-                                     "--port", "0", "--ready-file", str(ready), "--version", K3S_VERSION],
-                              self.logdir / f"{c.name}.emulator.log", env=env)
-            self._record_process(f"{c.name}:emulator", pid, None, "mcdiag.emulator")
-            started.append((c, pid, ready, kc))
-        for c, pid, ready, kc in started:
+                f["ready"].unlink()
+            pid = netns.spawn(None, [sys.executable, "-m", "mcdiag.lab.apiserver", "--dir", str(self.dir),
+                                     "--cluster", c.name, "--provider", self.provider], f["log"], env=env)
+            self._record_process(f"{c.name}:apiserver", pid, None, "mcdiag.lab.apiserver")
+            started.append((c, pid, f))
+        for c, pid, f in started:
             try:
-                netns.wait_for(lambda r=ready, p=pid: r.exists() or not netns.pid_alive(p), 30,
-                               f"API emulator of {c.name}")
+                netns.wait_for(lambda r=f["ready"], p=pid: r.exists() or not netns.pid_alive(p), 30,
+                               f"API server of {c.name}")
             except LabError as e:
                 self.state["warnings"].append(str(e))
                 continue
-            if not netns.pid_alive(pid) or not kc.exists():
-                self.state["warnings"].append(f"API emulator of {c.name} did not start; "
-                                              f"see {self.logdir / f'{c.name}.emulator.log'}")
+            if not netns.pid_alive(pid) or not f["kubeconfig"].exists():
+                self.state["warnings"].append(f"API server of {c.name} did not start; see {f['log']}")
             else:
-                self.state.setdefault("kubeconfigs", {})[c.name] = str(kc)
+                self.state.setdefault("kubeconfigs", {})[c.name] = str(f["kubeconfig"])
         self._save()
+
+    def pods(self) -> dict[str, list[str]]:
+        """Pod namespaces present now, per cluster (from the lab kubelets' records)."""
+        out: dict[str, list[str]] = {}
+        present = set(netns.list_netns())
+        for c in self.topology.clusters:
+            d = self.dir / "pods" / c.name
+            names = sorted(f.name[len("netns-"):] for f in d.glob("netns-*")) if d.is_dir() else []
+            out[c.name] = [n for n in names if n in present]
+        return out
 
     # -------------------------------------------------------------- down
     def down(self) -> dict:
@@ -333,10 +339,18 @@ class Lab:
                 killed.append(f"pid {pid}")
         scheme = scheme_namespaces()  # only ever the lab's own names, whatever the state file says
         names = list(dict.fromkeys([n for n in st.get("namespaces", []) if n in scheme] + scheme))
+        # Pods first (recorded pids and namespaces, and whatever follows the pod naming scheme).
+        pkilled, premoved = _pods.sweep(self.dir / "pods", [n for n in names if netns.netns_exists(n)])
+        killed += pkilled
+        removed += premoved
         for ns in reversed(names):
             if netns.netns_exists(ns):
                 netns.del_netns(ns)
                 removed.append(ns)
+        rx = pod_netns_re()
+        for name in netns.netns_etc_dirs():
+            if name in scheme or rx.match(name):
+                netns.remove_netns_etc(name)
         for topo in {build_topology(p).provider: build_topology(p) for p in PROVIDERS}.values():
             for c in topo.clusters:
                 if not netns.wg_socket_live(c.wg_iface):
@@ -345,7 +359,7 @@ class Lab:
         for f in [self.state_file, *(self.dir / f"{c}.kubeconfig" for c in self.topology.cluster_names)]:
             with contextlib.suppress(OSError):
                 f.unlink()
-        for sub in ("run", "keys", "objects", "www"):
+        for sub in ("run", "keys", "objects", "www", "pods"):
             d = self.dir / sub
             if d.is_dir():
                 for f in sorted(d.rglob("*"), reverse=True):
@@ -396,6 +410,7 @@ class Lab:
             "running": False,
             "namespaces": {n: n in present for n in st.get("namespaces", [])},
             "leftovers": [n for n in scheme_namespaces() if n in present and n not in st.get("namespaces", [])],
+            "pods": self.pods() if st else {},
             "processes": {k: {**p, "alive": netns.pid_alive(p["pid"])} for k, p in st.get("processes", {}).items()},
             "stopped_by_fault": [f"{f['cluster']}:nginx" for f in st.get("faults", []) if f["fault"] == "stop-service"],
             "faults": st.get("faults", []),
@@ -420,7 +435,7 @@ class Lab:
              input: str | None = None) -> subprocess.CompletedProcess:
         """Run ``argv`` inside a lab namespace (node name like ``cluster-w1`` or namespace name)."""
         ns = node if node.startswith("mcdiag-") else self.topology.node(node).netns
-        if ns not in self.topology.namespaces:
+        if ns not in self.topology.namespaces and not (pod_netns_re().match(ns) and netns.netns_exists(ns)):
             raise LabError(f"{ns} is not a namespace of this lab")
         return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=check, input=input)

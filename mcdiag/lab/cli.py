@@ -47,8 +47,8 @@ def _print_layout(lab: Lab) -> None:
         for n in c.nodes:
             pub = f" public {n.public_ip}" if n.public_ip else ""
             print(f"  {n.role:8} {n.netns:20} node {n.lan_ip:15} pod {n.pod_ip}{pub}")
-        print(f"  dns {c.dns_ip}  nginx http://{c.nginx_ip}:{c.nginx_port}  tunnel {c.wg_iface} udp/{c.tunnel_port}"
-              f"  vxlan {c.vxlan_iface} udp/{c.vxlan_port}")
+        print(f"  dns {c.dns_ip}  nginx http://{c.nginx_ip}:{c.nginx_port} (on {c.gateway.netns})"
+              f"  tunnel {c.wg_iface} udp/{c.tunnel_port}  vxlan {c.vxlan_iface} udp/{c.vxlan_port}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -100,7 +100,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not st["faults"]:
         print("  no faults")
     for c, kc in st["kubeconfigs"].items():
-        print(f"  kubeconfig {c}: {kc}")
+        pods = st.get("pods", {}).get(c) or []
+        print(f"  kubeconfig {c}: {kc} ({len(pods)} pod namespace(s){': ' + ', '.join(pods) if pods else ''})")
     for w in st["warnings"]:
         print(f"  warning: {w}")
     return 0 if st["running"] or st["phase"] == "down" else 1

@@ -8,11 +8,14 @@ namespace named below; healing deletes the table, so nothing else is touched.
     In the affected cluster's LAN bridge (``mcdiag-C-lan``, nft ``bridge``
     family, forward hook) frames carrying UDP/4800 to the gateway's node IP are
     dropped: they never reach the gateway namespace, so a sniffer there sees
-    nothing. Breaks every cross-cluster path that enters the VXLAN at a worker
-    of C: worker pod IPs and the service IPs (they live on the worker) of C, in
-    both directions (requests from C's worker, and replies of C's worker to
-    the peer, both ride the VXLAN). C's gateway pod IP and intra-cluster
-    traffic stay fine.
+    nothing. Breaks every cross-cluster path that enters the VXLAN at a
+    non-gateway node of C: everything C's worker (and its pods) sends to the
+    peer, and the replies of C's worker pods to peer-initiated flows (so the
+    peer reaching C's worker pod IPs fails too). C's services (DNS, nginx)
+    live on the gateway, so the peer resolving and fetching C's services,
+    C's worker using its own cluster DNS (plain LAN, not VXLAN), everything
+    of C's gateway and intra-cluster traffic stay fine -- as with
+    Submariner, where only non-gateway nodes use ``vx-submariner``.
 ``block-tunnel``
     In ``mcdiag-wan`` (forward hook) UDP/51821 sent out of the link towards C's
     gateway is dropped. The peer's handshakes and data never arrive at C; C's

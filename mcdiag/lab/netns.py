@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .topology import Cluster, Node, Topology
+from .topology import NGINX_BACKEND_PORT, Cluster, Node, Topology
 
 WG_SOCKET_DIR = Path("/var/run/wireguard")
 
@@ -210,8 +210,8 @@ def lab_pids(labdir: Path) -> list[int]:
     """Find processes the lab started for ``labdir``, found by command line (for pids never recorded).
 
     Matches dnsmasq with its pid file, the HTTP server with its document root and
-    the API emulator with its kubeconfig, all under ``labdir``; never this
-    process or its ancestors.
+    the lab API server (``mcdiag.lab.apiserver --dir``), all under ``labdir``;
+    never this process or its ancestors.
     """
     base = str(labdir).rstrip("/") + "/"
     skip = _ancestors()
@@ -228,9 +228,20 @@ def lab_pids(labdir: Path) -> list[int]:
             out.append(int(d.name))
         elif prog.startswith("python") and (
                 ("http.server" in args and f"--directory {base}" in joined)
-                or ("mcdiag.emulator" in args and f"--kubeconfig {base}" in joined)):
+                or ("mcdiag.emulator" in args and f"--kubeconfig {base}" in joined)
+                or ("mcdiag.lab.apiserver" in args and _arg(args, "--dir").rstrip("/") + "/" == base)):
             out.append(int(d.name))
     return out
+
+
+def _arg(args: list[str], opt: str) -> str:
+    """Value of ``opt`` in a command line (``--opt V`` or ``--opt=V``), else ""."""
+    for i, a in enumerate(args):
+        if a == opt and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(opt + "="):
+            return a[len(opt) + 1:]
+    return ""
 
 
 def wait_for(pred, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -312,26 +323,45 @@ def build_node(c: Cluster, n: Node) -> None:
     if n.is_gateway:
         for w in c.workers:
             route(ns, w.pod_cidr, "via", w.lan_ip, "dev", n.lan_iface)
-        # Service ClusterIPs live on the worker (stand-in for kube-proxy).
-        route(ns, c.service_cidr, "via", c.worker.lan_ip, "dev", n.lan_iface)
     else:
         route(ns, c.gateway.pod_cidr, "via", c.gateway.lan_ip, "dev", n.lan_iface)
+        # Service ClusterIPs live on the gateway (stand-in for kube-proxy); plain LAN, no VXLAN.
+        route(ns, c.service_cidr, "via", c.gateway.lan_ip, "dev", n.lan_iface)
         for w in c.workers:
             if w.name != n.name:
                 route(ns, w.pod_cidr, "via", w.lan_ip, "dev", n.lan_iface)
 
 
-def worker_addresses(c: Cluster) -> list[str]:
-    """Addresses put on the first worker's loopback: service ClusterIPs and service pods."""
+KUBE_PROXY_TABLE = "mcdiag_kube_proxy"
+
+
+def service_addresses(c: Cluster) -> list[str]:
+    """Addresses put on the gateway's loopback: service ClusterIPs and the service "pods"."""
     out = [c.dns_ip, c.coredns_pod_ip, c.exports_dns_ip, c.nginx_ip, c.nginx_pod_ip]
     if c.provider == "submariner":
         out += [c.lighthouse_ip, c.lighthouse_pod_ip]
     return out
 
 
-def build_worker_services(c: Cluster) -> None:
-    for a in worker_addresses(c):
-        addr(c.worker.netns, f"{a}/32", "lo")
+def build_gateway_services(c: Cluster) -> None:
+    """Service addresses on the gateway's loopback; DNAT of nginx :8080 to the HTTP server's real port."""
+    ns = c.gateway.netns
+    for a in service_addresses(c):
+        addr(ns, f"{a}/32", "lo")
+    match = f"ip daddr {{ {c.nginx_ip}, {c.nginx_pod_ip} }} tcp dport {c.nginx_port}"
+    to = f"dnat to {c.nginx_pod_ip}:{NGINX_BACKEND_PORT}"
+    nsexec(ns, ["nft", "delete", "table", "ip", KUBE_PROXY_TABLE], check=False)
+    nft(ns, f"""table ip {KUBE_PROXY_TABLE} {{
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+    {match} {to} comment "mcdiag lab: nginx-test/nginx"
+  }}
+  chain output {{
+    type nat hook output priority -100; policy accept;
+    {match} {to} comment "mcdiag lab: nginx-test/nginx"
+  }}
+}}
+""")
 
 
 def remote_routes(c: Cluster, peer: Cluster) -> None:
@@ -340,6 +370,49 @@ def remote_routes(c: Cluster, peer: Cluster) -> None:
     for w in c.workers:
         for cidr in (peer.pod_cidr, peer.service_cidr):
             route(w.netns, cidr, "via", gw.vxlan_ip, "dev", c.vxlan_iface, "src", w.pod_ip)
+
+
+# ------------------------------------------------------------------ DNS config
+
+ETC_NETNS = Path("/etc/netns")
+
+
+def resolv_conf_text(c: Cluster, k8s_namespace: str = "default") -> str:
+    """What a pod of ``k8s_namespace`` in cluster ``c`` finds in /etc/resolv.conf (ClusterFirst)."""
+    return (f"search {k8s_namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
+            f"nameserver {c.dns_ip}\noptions ndots:5\n")
+
+
+def write_resolv_conf(ns: str, text: str) -> Path:
+    """``/etc/netns/NS/resolv.conf``: ``ip netns exec NS`` bind-mounts it over /etc/resolv.conf."""
+    if not ns.startswith("mcdiag-"):
+        raise LabError(f"refusing to write DNS config for namespace {ns!r}")
+    d = ETC_NETNS / ns
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / "resolv.conf"
+    tmp = d / ".resolv.conf.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, f)
+    return f
+
+
+def remove_netns_etc(ns: str) -> bool:
+    """Remove ``/etc/netns/NS`` (only lab names); True when it existed."""
+    if not ns.startswith("mcdiag-"):
+        raise LabError(f"refusing to remove /etc/netns/{ns}")
+    d = ETC_NETNS / ns
+    if not d.is_dir():
+        return False
+    shutil.rmtree(d, ignore_errors=True)
+    return True
+
+
+def netns_etc_dirs() -> list[str]:
+    """Names under /etc/netns (empty when the directory does not exist)."""
+    try:
+        return sorted(p.name for p in ETC_NETNS.iterdir() if p.is_dir())
+    except OSError:
+        return []
 
 
 # -------------------------------------------------------------- wireguard
@@ -471,7 +544,7 @@ def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pa
     except OSError:
         pass
     argv = dnsmasq_argv(c, peer, role, rundir, logdir, forward)
-    pid = spawn(c.worker.netns, argv, logdir / f"{c.name}.{role}.out")
+    pid = spawn(c.gateway.netns, argv, logdir / f"{c.name}.{role}.out")
     wait_for(lambda: pidfile.exists() or not pid_alive(pid), 10, f"dnsmasq {role} of {c.name}")
     if not pid_alive(pid):
         raise LabError(f"dnsmasq {role} of {c.name} exited; see {logdir / f'{c.name}.{role}.out'}")
@@ -479,15 +552,20 @@ def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pa
 
 
 def start_http(c: Cluster, wwwdir: Path, logdir: Path) -> int:
-    """Start the nginx stand-in: python's http.server on port 8080 in the worker namespace."""
+    """Start the nginx stand-in in the gateway namespace: python's http.server on the nginx pod IP.
+
+    It listens on :data:`NGINX_BACKEND_PORT`; the gateway's ``mcdiag_kube_proxy``
+    table sends ``nginx ClusterIP / pod IP :8080`` there.
+    """
     root = wwwdir / c.name
     root.mkdir(parents=True, exist_ok=True)
     (root / "index.html").write_text(
         f"<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>\n"
         f"<body><h1>Welcome to nginx!</h1><p>mcdiag lab: nginx-test/nginx in cluster {c.name}</p></body></html>\n")
-    pid = spawn(c.worker.netns, [sys.executable, "-m", "http.server", str(c.nginx_port), "--bind", "0.0.0.0",
-                                 "--directory", str(root)], logdir / f"{c.name}.nginx.log")
-    wait_for(lambda: _listening(c.worker.netns, c.nginx_port) or not pid_alive(pid), 10, f"nginx of {c.name}")
+    ns = c.gateway.netns
+    pid = spawn(ns, [sys.executable, "-m", "http.server", str(NGINX_BACKEND_PORT), "--bind", c.nginx_pod_ip,
+                     "--directory", str(root)], logdir / f"{c.name}.nginx.log")
+    wait_for(lambda: _listening(ns, NGINX_BACKEND_PORT) or not pid_alive(pid), 10, f"nginx of {c.name}")
     if not pid_alive(pid):
         raise LabError(f"http server of {c.name} exited; see {logdir / f'{c.name}.nginx.log'}")
     return pid

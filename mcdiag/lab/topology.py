@@ -30,10 +30,28 @@ Layout (both providers; ``cluster`` shown, ``cluster1`` in brackets)::
   control socket lives in the shared ``/var/run/wireguard``: ``sm-cluster``,
   ``sm-cluster1`` (submariner), ``nm-dc1-k3s``, ``nm-cloud-k3s`` (netmaker).
 * Pods: each node has a bridge ``cni0`` holding ``.1`` of its pod CIDR slice (the
-  node's "pod IP"); service ClusterIPs and the DNS/HTTP "pods" are addresses on
-  the worker's loopback (the lab stands in for kube-proxy by routing the service
-  CIDR to the worker).
-* DNS per cluster, two dnsmasq processes on the worker: ``coredns`` on the
+  node's "pod IP"). Pods created through a lab cluster's API run for real
+  (:mod:`mcdiag.lab.pods`): hostNetwork pods in the node's namespace, the
+  others in a namespace of their own, ``<node netns>-p<N>`` (e.g.
+  ``mcdiag-cluster-w1-p100``), with ``eth0`` (a veth whose peer ``vp<N>`` is a
+  port of the node's ``cni0``), address ``.N`` of the node's slice
+  (N = 100..254) and a default route via the node's ``.1``. So pod traffic
+  takes exactly the node's paths (cross-cluster through the tunnel; from a
+  worker through the VXLAN to the gateway).
+* Services live on the *gateway*: the ClusterIPs and the DNS/HTTP "pods" (``.10``
+  CoreDNS, ``.11`` Lighthouse DNS, ``.53`` exports DNS, ``.80`` nginx of the
+  gateway's slice) are addresses on the gateway's loopback; workers route the
+  cluster's own service CIDR to the gateway over the LAN (the lab's stand-in
+  for kube-proxy). An nftables table ``mcdiag_kube_proxy`` there DNATs
+  nginx's ``:8080`` to the HTTP server's real port (18080), so a hostNetwork
+  probe pod on the gateway can still listen on 8080 itself. Remote traffic
+  to services therefore never rides a VXLAN; only traffic from or to a
+  worker does (as with Submariner, whose non-gateway nodes reach the
+  tunnel through ``vx-submariner``).
+* Cluster DNS: every node namespace and pod namespace gets
+  ``/etc/netns/<ns>/resolv.conf`` (``ip netns exec`` mounts it as
+  ``/etc/resolv.conf``) with the kube-dns ClusterIP and the usual search list.
+* DNS per cluster, two dnsmasq processes on the gateway: ``coredns`` on the
   kube-dns ClusterIP (and the Lighthouse ClusterIP for submariner) answers
   ``*.svc.cluster.local`` and forwards ``clusterset.local`` (submariner) or the
   peer's Netmaker network name (netmaker) to the *peer's* ``exports`` server;
@@ -52,6 +70,7 @@ on-prem k3s in network ``dc1-k3s`` (10.65.24.0/24; pods 10.42/16, services
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import asdict, dataclass
 
 PROVIDERS = ("submariner", "netmaker")
@@ -61,7 +80,9 @@ VXLAN_PORT = 4800
 VXLAN_VNI = 100
 TUNNEL_PORT = 51821
 NGINX_PORT = 8080
+NGINX_BACKEND_PORT = 18080  # where the HTTP server really listens (DNAT from :8080)
 KEEPALIVE_S = 20
+POD_HOSTS = range(100, 255)  # host part of pod IPs handed out by the lab kubelet, per node slice
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,14 @@ class Node:
     @property
     def is_gateway(self) -> bool:
         return self.role == "gateway"
+
+    def pod_address(self, host: int) -> str:
+        """Address ``.host`` of this node's pod CIDR slice."""
+        return str(ipaddress.ip_network(self.pod_cidr).network_address + host)
+
+    def pod_netns(self, host: int) -> str:
+        """Namespace of the pod whose address is ``.host`` of this node's slice."""
+        return f"{self.netns}-p{host}"
 
 
 @dataclass(frozen=True)
@@ -266,7 +295,7 @@ def _cluster(
                 **kw,
             )
         )
-    worker_slice = slice_(1)
+    gw_slice = slice_(0)  # the service "pods" run on the gateway
     if provider == "submariner":
         wg_iface, vx_iface = f"sm-{name}"[:15], "vx-submariner"
         wg_ip = None
@@ -283,12 +312,12 @@ def _cluster(
         nodes=tuple(nodes),
         kubernetes_ip=svc_ip(0, 1),
         dns_ip=svc_ip(0, 10),
-        coredns_pod_ip=str(worker_slice.network_address + 10),
+        coredns_pod_ip=str(gw_slice.network_address + 10),
         lighthouse_ip=svc_ip(30, 44),
-        lighthouse_pod_ip=str(worker_slice.network_address + 11),
-        exports_dns_ip=str(worker_slice.network_address + 53),
+        lighthouse_pod_ip=str(gw_slice.network_address + 11),
+        exports_dns_ip=str(gw_slice.network_address + 53),
         nginx_ip=svc_ip(45, 229),
-        nginx_pod_ip=str(worker_slice.network_address + 80),
+        nginx_pod_ip=str(gw_slice.network_address + 80),
         nginx_port=NGINX_PORT,
         wan_cidr=wan_cidr,
         vxlan_iface=vx_iface,
@@ -317,6 +346,12 @@ def build_topology(provider: str = "submariner") -> Topology:
         ),
     )
     return Topology(provider=provider, clusters=clusters)
+
+
+def pod_netns_re() -> re.Pattern[str]:
+    """Names of pod namespaces any lab provider would create (``mcdiag-<node>-p<N>``)."""
+    nodes = sorted({n.netns for p in PROVIDERS for n in build_topology(p).nodes})
+    return re.compile("^(?:" + "|".join(re.escape(n) for n in nodes) + r")-p(\d{1,3})$")
 
 
 def scheme_namespaces() -> list[str]:

@@ -14,8 +14,8 @@ import pytest
 from lab_helpers import path_matrix, probe, probe_env
 
 from mcdiag.lab import Lab
-from mcdiag.lab.netns import cmdline, lab_pids, list_netns
-from mcdiag.lab.topology import PROVIDERS, build_topology, scheme_namespaces
+from mcdiag.lab.netns import cmdline, lab_pids, list_netns, netns_etc_dirs, pid_alive
+from mcdiag.lab.topology import PROVIDERS, build_topology, pod_netns_re, scheme_namespaces
 
 pytestmark = pytest.mark.root
 
@@ -31,6 +31,13 @@ def _lab_processes(d: Path) -> list[tuple[int, str]]:
             if args and os.path.basename(args[0]) == "wireguard-go" and WG_IFACES & set(args):
                 found.append((int(p.name), " ".join(args)))
     return found
+
+
+def _lab_namespaces() -> list[str]:
+    """Lab namespaces (nodes and pods) on the host, and lab entries in /etc/netns."""
+    rx = pod_netns_re()
+    scheme = set(scheme_namespaces())
+    return [n for n in list_netns() + netns_etc_dirs() if n in scheme or rx.match(n)]
 
 
 def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -72,7 +79,7 @@ def test_down_after_sigkilled_up_removes_everything(tmp_path, lab_lock, stage):
             up.wait()
         cp = _cli("down", "--dir", str(d))
     assert cp.returncode == 0, cp.stderr
-    assert [n for n in scheme_namespaces() if n in list_netns()] == []
+    assert _lab_namespaces() == []
     assert _lab_processes(d) == []
     assert not (d / "state.json").exists()
     # down is idempotent
@@ -109,6 +116,23 @@ def test_netmaker_lab(tmp_path, lab_lock):
         if st["kubeconfigs"]:
             from kubernetes import client, config
 
+            from mcdiag.active.executor import PodSpec, ProbeExecutor
+            from mcdiag.clusters import ClusterSpec, load_cluster
+
+            # the netclient gateway's view, through a probe pod on the gateway node
+            ex = ProbeExecutor({a: load_cluster(ClusterSpec(str(lab.kubeconfig(a))), 10.0)}, start_timeout=20)
+            try:
+                res = ex.run(a, PodSpec(node=ca.gateway.name, argv=["mcdiag", "probe", "wg", "--max-age", "180"],
+                                        host_network=True, timeout=10))
+                one = ex.run(a, PodSpec(node=ca.gateway.name, argv=["mcdiag", "probe", "wg", "--iface", ca.wg_iface],
+                                        host_network=True, timeout=10))
+            finally:
+                ex.cleanup()
+            # wireguard-go's control sockets are host-wide: without --iface the probe also lists the peer's
+            assert res.ok, (res.problem, res.logs)
+            assert f"{cb.gateway.public_ip}:51821" in [p["endpoint"] for p in res.data["peers"]]
+            assert one.ok and [p["endpoint"] for p in one.data["peers"]] == [f"{cb.gateway.public_ip}:51821"], one
+
             api = config.new_client_from_config(str(lab.kubeconfig(a)))
             ds = client.AppsV1Api(api).list_namespaced_daemon_set("default", label_selector="app=netclient").items
             assert ds and ds[0].status.number_ready == 2
@@ -118,6 +142,48 @@ def test_netmaker_lab(tmp_path, lab_lock):
         res = lab.down()
     assert set(res["namespaces_removed"]) == set(lab.topology.namespaces)
     assert _lab_processes(lab.dir) == []
+    assert _lab_namespaces() == []
+
+
+def test_down_after_sigkilled_apiserver_removes_its_pods(tmp_path, lab_lock):
+    """The pods of a SIGKILLed lab API server outlive it; `lab down` still removes them and their namespaces."""
+    lab = Lab(tmp_path / "lab")
+    pids: list[int] = []
+    try:
+        st = lab.up()
+        assert st["kubeconfigs"], st["warnings"]
+        from kubernetes import client, config
+
+        b = lab.cluster_names[1]
+        c = lab.cluster(b)
+        api = client.CoreV1Api(config.new_client_from_config(str(lab.kubeconfig(b))))
+        api.create_namespace({"metadata": {"name": "mcdiag-probes"}})
+        for name, node, host in (("pod-net", c.worker, False), ("host-net", c.gateway, True)):
+            api.create_namespaced_pod("mcdiag-probes", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"nodeName": node.name, "hostNetwork": host, "containers": [{
+                    "name": "probe", "image": "ghcr.io/mcdiag/mcdiag-probe:test",
+                    "command": ["mcdiag", "probe", "serve", "--port", "9000"]}]}})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(pids) < 2:
+            pids = [int(f.read_text().split()[0]) for f in (lab.dir / "pods" / b).glob("pod-*.pid")]
+            time.sleep(0.1)
+        assert len(pids) == 2 and lab.pods()[b]
+        apiserver = lab.status()["processes"][f"{b}:apiserver"]["pid"]
+        os.kill(apiserver, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and pid_alive(apiserver):
+            time.sleep(0.05)
+        assert not pid_alive(apiserver)
+        assert all(pid_alive(p) for p in pids), "the pods should outlive their API server"
+        assert not lab.running()
+    finally:
+        cp = _cli("down", "--dir", str(lab.dir))
+    assert cp.returncode == 0, cp.stderr
+    assert not [p for p in pids if pid_alive(p)]
+    assert _lab_namespaces() == []
+    assert _lab_processes(lab.dir) == []
+    assert not (lab.dir / "pods").exists()
 
 
 def test_up_refuses_while_another_dirs_lab_runs(tmp_path, lab_lock):

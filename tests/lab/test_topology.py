@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from mcdiag.lab.topology import PROVIDERS, build_topology, scheme_namespaces
+from mcdiag.lab.topology import POD_HOSTS, PROVIDERS, build_topology, pod_netns_re, scheme_namespaces
 
 
 @pytest.fixture(params=PROVIDERS)
@@ -67,7 +67,12 @@ def test_addresses_fit_their_cidrs(topo):
         for _name, _ns, ip, _port in c.services():
             assert ipaddress.ip_address(ip) in svc
         for ip in (c.coredns_pod_ip, c.lighthouse_pod_ip, c.exports_dns_ip, c.nginx_pod_ip):
-            assert ipaddress.ip_address(ip) in ipaddress.ip_network(c.worker.pod_cidr)
+            # the service "pods" run on the gateway, below the addresses the lab kubelet hands out
+            assert ipaddress.ip_address(ip) in ipaddress.ip_network(c.gateway.pod_cidr)
+            assert int(ip.split(".")[3]) < min(POD_HOSTS)
+        for n in c.nodes:
+            assert n.pod_address(min(POD_HOSTS)) == n.pod_ip.rsplit(".", 1)[0] + f".{min(POD_HOSTS)}"
+            assert pod_netns_re().match(n.pod_netns(100)) and not pod_netns_re().match(n.netns)
         if c.network_subnet:
             nets.append(ipaddress.ip_network(c.network_subnet))
             assert ipaddress.ip_address(c.wg_ip) in nets[-1]

@@ -1,0 +1,93 @@
+r"""One lab cluster's API server: the API emulator serving the lab's objects, plus a kubelet.
+
+    python -m mcdiag.lab.apiserver --dir DIR --cluster NAME [--provider P]
+
+Builds ``ApiEmulator(objects=lab_objects(...))`` (provider and WireGuard public
+keys from ``DIR/state.json`` unless given), attaches a
+:class:`~mcdiag.kubelet.Kubelet` whose nodes are the cluster's lab nodes
+(:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``),
+writes ``DIR/NAME.kubeconfig`` and then ``DIR/run/NAME.apiserver.ready`` (the
+URL), and serves on 127.0.0.1 until SIGTERM or SIGINT. Then it kills its pods,
+removes their namespaces and exits 0. After a SIGKILL, ``mcdiag lab down``
+removes what it left (see :func:`mcdiag.lab.pods.sweep`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ..emulator import ApiEmulator
+from ..kubelet import Kubelet
+from .objects import K3S_VERSION, lab_objects
+from .pods import LabNodeRuntime
+from .topology import PROVIDERS, build_topology
+
+
+def paths(labdir: Path, cluster: str) -> dict[str, Path]:
+    """Files of cluster ``cluster``'s API server in lab directory ``labdir``."""
+    return {
+        "kubeconfig": labdir / f"{cluster}.kubeconfig",
+        "ready": labdir / "run" / f"{cluster}.apiserver.ready",
+        "pods": labdir / "pods" / cluster,
+        "log": labdir / "logs" / f"{cluster}.apiserver.log",
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mcdiag.lab.apiserver",
+                                description="API emulator + kubelet of one lab cluster")
+    p.add_argument("--dir", required=True, type=Path, help="lab state directory")
+    p.add_argument("--cluster", required=True, help="lab cluster name")
+    p.add_argument("--provider", choices=PROVIDERS, default=None, help="default: the lab state's")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    labdir = args.dir.resolve()
+    try:
+        state = json.loads((labdir / "state.json").read_text())
+    except (OSError, ValueError):
+        state = {}
+    provider = args.provider or state.get("provider") or "submariner"
+    topo = build_topology(provider)
+    c = topo.cluster(args.cluster)
+    keys = {k: v["public_key"] for k, v in state.get("wireguard", {}).items()}
+    f = paths(labdir, c.name)
+    emu = ApiEmulator(objects=lab_objects(topo, c.name, wg_public_keys=keys), name=c.name, version=K3S_VERSION,
+                      host="127.0.0.1", port=0)
+    runtimes = {n.name: LabNodeRuntime(c, n, f["pods"]) for n in c.nodes}
+    kubelet = Kubelet(emu, runtimes, state_dir=f["pods"])  # after the objects: their pods are not run
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    emu.start()
+    try:
+        emu.kubeconfig(f["kubeconfig"])
+        f["ready"].parent.mkdir(parents=True, exist_ok=True)
+        tmp = f["ready"].with_name(f["ready"].name + ".tmp")
+        tmp.write_text(emu.url + "\n")
+        tmp.replace(f["ready"])
+        print(f"serving {c.name} at {emu.url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emu.stop()
+        kubelet.stop()
+        for rt in runtimes.values():
+            rt.release_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
