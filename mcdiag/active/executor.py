@@ -81,6 +81,8 @@ class PodResult:
 
 
 TARGET_PORT = 8080
+#: Seconds a listener still waits once its sender has finished (the datagrams take far less).
+AFTER_SEND_GRACE = 5.0
 #: Seconds shared objects (target pods, echo servers) live at most, should cleanup never run.
 SHARED_LIFETIME = 3600
 
@@ -374,15 +376,55 @@ class ProbeExecutor:
             return list(pool.map(lambda job: self.run(*job), jobs))
 
     def pair_all(
-        self, pairs: Sequence[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]]
+        self, pairs: Sequence[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]], grace: float = AFTER_SEND_GRACE
     ) -> list[tuple[PodResult, PodResult | None]]:
-        """Run several listener/sender :meth:`pair` s concurrently; results in the order given."""
+        """Run several listener/sender :meth:`pair_within` s concurrently; results in the order given."""
         if len(pairs) <= 1:
-            return [self.pair(*p) for p in pairs]
+            return [self.pair_within(*p, grace=grace) for p in pairs]
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(pairs), thread_name_prefix="mcdiag-pair") as pool:
-            return list(pool.map(lambda p: self.pair(*p), pairs))
+            return list(pool.map(lambda p: self.pair_within(*p, grace=grace), pairs))
+
+    def pair_within(
+        self, listener: tuple[str, PodSpec], sender: tuple[str, PodSpec], grace: float = AFTER_SEND_GRACE
+    ) -> tuple[PodResult, PodResult | None]:
+        """Like :meth:`pair`, but the listener gets only ``grace`` seconds once the sender is done.
+
+        The listener's own timeout must cover the sender pod's start (an image pull, say); once
+        the datagrams are sent, waiting that long again for one that is not coming only costs
+        time. A listener still waiting after the grace is deleted and reported as "nothing arrived".
+        """
+        lc, lspec = listener
+        sc, sspec = sender
+        try:
+            lname = self.start(lc, lspec)
+        except ResourceUnavailable as exc:
+            return PodResult(lc, lspec.node, "", "NotCreated", None, "", f"cannot create the listener pod: {exc.message}"), None
+        pod, problem = self.wait_running(lc, lname)
+        if problem:
+            self.delete(lc, self._pod_path(), lname)
+            return PodResult(lc, lspec.node, lname, "Pending", None, "", problem), None
+        if not self.wait_log(lc, lname, '"listening"', min(lspec.timeout, 20)):
+            result = self.finish(lc, lname, lspec, started=False)
+            if not result.problem and result.data is None:
+                result.problem = "the listener never reported that it was listening"
+            return result, None
+        sent = self.run(sc, sspec)
+        end = time.monotonic() + (grace if sent.data is not None else 0)
+        while time.monotonic() < end:
+            phase = ((self.get_pod(lc, lname).get("status") or {}).get("phase"))
+            if phase in ("Succeeded", "Failed"):
+                return self.finish(lc, lname, lspec, started=False), sent
+            time.sleep(POLL)
+        logs = self.logs(lc, lname)
+        data = last_json(logs)
+        if data is None and sent.data is not None:
+            data = {"probe": "udp-listen", "ok": False, "matches": 0, "stopped_early": True,
+                    "reason": f"nothing with the marker arrived within {grace:g}s after the sender finished"}
+        self.delete(lc, self._pod_path(), lname)
+        return PodResult(lc, lspec.node, lname, "Running", data, logs,
+                         "" if data is not None else "the sender never ran, so the listener was stopped"), sent
 
     def _once(self, key: tuple[str, ...], produce: Any, wait: float) -> Any:
         """``produce()`` once per key for the whole run; concurrent callers wait for the first one's result."""
