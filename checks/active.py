@@ -43,11 +43,29 @@ def not_started(*results: PodResult | None) -> str | None:
 
 def listener_problem(received: PodResult, sent: PodResult | None) -> str | None:
     """Why a listener/sender pair decided nothing: a pod never started, or the listener never listened."""
-    if (problem := not_started(received, sent)) is not None:
+    if (problem := not_started(sent, received)) is not None:  # a sender that never ran explains a stopped listener
         return problem
     if sent is None:
         return f"the listener on {received.node} never started listening: {reason(received)}"
     return None
+
+
+#: Listener failures worth another try: the sniffer lists the node's interfaces, then opens them; a pod's veth
+#: that vanished in between (pods come and go on busy nodes) makes it fail with "No such device".
+RETRYABLE = ("sniffer failed to start", "cannot start the sniffer")
+
+
+def pair_retrying(probes: Any, jobs: list[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]], attempts: int = 3) -> list[tuple[PodResult, PodResult | None]]:
+    """``probes.pair_all(jobs)``, running again (bounded) the pairs whose listener failed to start capturing."""
+    results = list(probes.pair_all(jobs))
+    for _ in range(attempts - 1):
+        redo = [i for i, (rec, sent) in enumerate(results)
+                if sent is None and rec.data is not None and any(m in reason(rec) for m in RETRYABLE)]
+        if not redo:
+            break
+        for i, again in zip(redo, probes.pair_all([jobs[i] for i in redo]), strict=True):
+            results[i] = again
+    return results
 
 
 def reason(r: PodResult) -> str:
@@ -131,7 +149,7 @@ class VxlanFirewall(ActiveCheck):
                            "vxlan-listen", True, wait)
         send = self.spec(other.name, ["udp-send", "--to", f"{gw.ip}:{VXLAN_PORT}", "--vxlan-vni", str(VXLAN_VNI), "--marker", mark],
                          "vxlan-send", True)
-        received, sent = probes.pair((view.name, listen), (view.name, send))
+        [(received, sent)] = pair_retrying(probes, [((view.name, listen), (view.name, send))])
         if (problem := listener_problem(received, sent)) is not None:
             return self.error(problem)
         details = {"gateway": gw.name, "gateway_ip": gw.ip, "sender": other.name, "sender_ip": other.ip, "port": VXLAN_PORT}
@@ -179,7 +197,7 @@ class TunnelFirewall(ActiveCheck):
                                "tunnel-listen", True, wait)
             send = self.spec(a_gw.name, ["udp-send", "--to", f"{tunnel.ip}:{port.port}", "--marker", mark], "tunnel-send", True)
             jobs.append(((b.name, listen), (a.name, send)))
-        results = probes.pair_all(jobs)
+        results = pair_retrying(probes, jobs)
         for received, sent in results:
             if (problem := listener_problem(received, sent)) is not None:
                 return self.error(problem)

@@ -190,7 +190,7 @@ class FakeProbes:
         received = self.run(*listener)
         return received, (None if received.data is not None and received.data.get("never_listened") else sent)
 
-    def pair_all(self, pairs):
+    def pair_all(self, pairs, grace=5.0):
         return [self.pair(*p) for p in pairs]
 
     def target(self, cluster: str, node: str, port: int = 8080) -> Target:
@@ -386,6 +386,20 @@ def test_latency_warns_above_max_rtt_and_fails_on_loss():
     assert out.status is Status.PASS and out.details["avg_ms"] == 160.0
     out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: bad("100.0% lost", loss_pct=100.0)))
     assert out.status is Status.FAIL
+
+
+def test_listener_that_fails_to_start_capturing_is_retried():
+    tries = []
+
+    def flaky(c, n, argv):
+        if argv[0] == "udp-listen":
+            tries.append(1)
+            if len(tries) < 3:
+                return {"ok": False, "never_listened": True, "reason": "cannot sniff: sniffer failed to start (No such device)"}
+        return ok()
+
+    out = evaluate(A.VxlanFirewall, [submariner("east", "west")], FakeProbes(flaky))
+    assert out.status is Status.PASS and len(tries) == 3
 
 
 def test_provider_mismatch_skips_tunnel():
