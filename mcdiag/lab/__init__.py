@@ -49,6 +49,17 @@ STATE_VERSION = 1
 HANDSHAKE_WAIT_S = 15
 
 
+# Which lab directory the host's lab namespaces (fixed names) belong to: `down` of another
+# directory leaves them alone while that lab's state exists.
+OWNER_FILE = Path("/run/mcdiag-lab.owner")
+
+
+def _write_owner(labdir: Path) -> None:
+    tmp = OWNER_FILE.with_name(OWNER_FILE.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"dir": str(labdir), "pid": os.getpid(), "since": _now()}) + "\n")
+    os.replace(tmp, OWNER_FILE)
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -201,12 +212,16 @@ class Lab:
                 self._down_locked()
             others = self.leftovers()
             if others:
-                raise LabError(f"lab namespaces already exist ({', '.join(others)}), probably a lab of another "
-                               f"--dir; run `mcdiag lab down --dir THAT_DIR` (any --dir removes them)")
+                owner = self.foreign_owner()
+                raise LabError(f"lab namespaces already exist ({', '.join(others)}), " + (
+                    f"they belong to the lab in {owner}; run `mcdiag lab down --dir {owner}`" if owner else
+                    "probably a lab of another --dir; run `mcdiag lab down --dir THAT_DIR` (any --dir removes "
+                    "them when their lab's state is gone)"))
             self.state = {"version": STATE_VERSION, "provider": self.provider, "dir": str(self.dir),
                           "phase": "starting", "started": _now(), "namespaces": [], "processes": {},
                           "faults": [], "warnings": [], "topology": self.topology.to_dict()}
             self._save()
+            _write_owner(self.dir)
             try:
                 self._build()
             except BaseException:
@@ -337,6 +352,12 @@ class Lab:
         for pid in netns.lab_pids(self.dir):
             if netns.kill_pid(pid):
                 killed.append(f"pid {pid}")
+        owner = self.foreign_owner()
+        if owner:
+            # The namespaces (fixed names, one lab per host) belong to a lab of another directory that
+            # still has its state: never tear that down from here.
+            self._remove_files()
+            return {"killed": killed, "namespaces_removed": [], "owner": owner}
         scheme = scheme_namespaces()  # only ever the lab's own names, whatever the state file says
         names = list(dict.fromkeys([n for n in st.get("namespaces", []) if n in scheme] + scheme))
         # Pods first (recorded pids and namespaces, and whatever follows the pod naming scheme).
@@ -356,6 +377,12 @@ class Lab:
                 if not netns.wg_socket_live(c.wg_iface):
                     with contextlib.suppress(OSError):
                         netns.wg_socket(c.wg_iface).unlink()
+        self._remove_files()
+        with contextlib.suppress(OSError):
+            OWNER_FILE.unlink()
+        return {"killed": killed, "namespaces_removed": removed}
+
+    def _remove_files(self) -> None:
         for f in [self.state_file, *(self.dir / f"{c}.kubeconfig" for c in self.topology.cluster_names)]:
             with contextlib.suppress(OSError):
                 f.unlink()
@@ -368,7 +395,16 @@ class Lab:
                 with contextlib.suppress(OSError):
                     d.rmdir()
         self.state = {}
-        return {"killed": killed, "namespaces_removed": removed}
+
+    def foreign_owner(self) -> str | None:
+        """The directory of another lab that owns the host's lab namespaces (its state still exists), or None."""
+        try:
+            d = json.loads(OWNER_FILE.read_text()).get("dir")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if d and Path(d) != self.dir and (Path(d) / "state.json").exists():
+            return str(d)
+        return None
 
     # ------------------------------------------------------------ faults
     def break_(self, fault: str, cluster: str | None = None) -> dict:

@@ -147,6 +147,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     except LabError as e:
         return _err(str(e), 1)
     print(f"lab down: stopped {len(res['killed'])} process(es), removed {len(res['namespaces_removed'])} namespace(s)")
+    if res.get("owner"):
+        print(f"the lab namespaces belong to the lab in {res['owner']} and were left alone; "
+              f"run `mcdiag lab down --dir {res['owner']}` to remove them")
     return 0
 
 

@@ -192,8 +192,14 @@ def test_up_refuses_while_another_dirs_lab_runs(tmp_path, lab_lock):
         first.up()
         from mcdiag.lab import LabError
 
-        with pytest.raises(LabError, match="already exist"):
+        with pytest.raises(LabError, match=f"belong to the lab in {first.dir}"):
             Lab(tmp_path / "two").up()
+        assert first.running()
+        # `down` of another directory leaves a live lab's namespaces alone
+        res = Lab(tmp_path / "two").down()
+        assert res["namespaces_removed"] == [] and res["owner"] == str(first.dir)
+        cp = _cli("down", "--dir", str(tmp_path / "three"))
+        assert cp.returncode == 0 and f"lab down --dir {first.dir}" in cp.stdout
         assert first.running()
     finally:
         first.down()

@@ -178,3 +178,10 @@ def test_no_pod_namespace_outlives_the_pods(lab, ex):
     assert _wait(lambda: all(not v for v in lab.pods().values())), lab.pods()
     assert not [n for n in netns_etc_dirs() if pod_netns_re().match(n)]
     assert not [n for n in list_netns() if pod_netns_re().match(n)]
+
+
+def test_pod_default_route_ends_at_the_node(lab, ex):
+    """A pod's default route points at its node, which has none: nothing leaves the lab."""
+    a = lab.cluster_names[0]
+    res = _probe(ex, a, lab.cluster(a).worker.name, "tcp", "192.0.2.1:80", "--timeout", "2")
+    assert res.data and not res.ok and res.data["outcome"] != "connected", res
