@@ -55,14 +55,16 @@ def listener_problem(received: PodResult, sent: PodResult | None) -> str | None:
 RETRYABLE = ("sniffer failed to start", "cannot start the sniffer")
 
 
-def pair_retrying(probes: Any, jobs: list[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]], attempts: int = 3) -> list[tuple[PodResult, PodResult | None]]:
-    """``probes.pair_all(jobs)``, running again (bounded) the pairs whose listener failed to start capturing."""
+def pair_retrying(probes: Any, jobs: list[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]],
+                  backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)) -> list[tuple[PodResult, PodResult | None]]:
+    """``probes.pair_all(jobs)``, running again (bounded, backing off) the pairs whose listener failed to start capturing."""
     results = list(probes.pair_all(jobs))
-    for _ in range(attempts - 1):
+    for pause in backoff:
         redo = [i for i, (rec, sent) in enumerate(results)
                 if sent is None and rec.data is not None and any(m in reason(rec) for m in RETRYABLE)]
         if not redo:
             break
+        time.sleep(pause)
         for i, again in zip(redo, probes.pair_all([jobs[i] for i in redo]), strict=True):
             results[i] = again
     return results

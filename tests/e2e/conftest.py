@@ -1,0 +1,178 @@
+"""End-to-end fixtures: a real lab (network namespaces, WireGuard, lab API servers whose pods really run).
+
+A lab's namespace names are fixed, so e2e modules hold the same exclusive lock as the lab tests
+(``/tmp/mcdiag-lab-tests.lock``) for their whole module: under ``pytest -n`` no two modules
+build a lab at once. Only root can build a lab; without root these tests skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LOCK = Path("/tmp/mcdiag-lab-tests.lock")
+ACTIVE = ["vxlan-firewall", "tunnel-firewall", "wireguard-handshake", "pod-connectivity", "dns-clusterset",
+          "service-reachability", "path-mtu", "latency"]
+#: Options every e2e run uses: the lab's nginx as the service, short pod start budget, parallel checks.
+RUN_OPTS = ["--service", "nginx-test/nginx", "--probe-start-timeout", "20", "--jobs", "24"]
+
+
+@dataclass
+class Outcome:
+    """One ``mcdiag`` invocation: exit code, the JSON report, stdout/stderr and the report directory."""
+
+    code: int
+    report: dict[str, Any]
+    out: str
+    err: str
+    report_dir: Path
+    seconds: float
+
+    def verdicts(self) -> dict[str, str]:
+        """``{"check[target]": status}``."""
+        return {label(r): r["status"] for r in self.report.get("results", [])}
+
+    def result(self, name: str) -> dict[str, Any]:
+        return next(r for r in self.report["results"] if label(r) == name)
+
+
+def label(r: dict[str, Any]) -> str:
+    sep = {"cluster": "", "pair": "<->", "ordered-pair": "->"}[r["scope"]]
+    return f"{r['check']}[{sep.join(r['clusters']) if sep else r['clusters'][0]}]"
+
+
+def run_mcdiag(args: list[str], report_dir: Path) -> Outcome:
+    """``mcdiag ARGS`` in-process (reports into ``report_dir``)."""
+    from mcdiag.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    t0 = time.monotonic()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--report-dir", str(report_dir)])
+    seconds = time.monotonic() - t0
+    path = report_dir / "mcdiag.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    return Outcome(code, report, out.getvalue(), err.getvalue(), report_dir, seconds)
+
+
+def cluster_args(lab: Any) -> list[str]:
+    names = lab.cluster_names
+    return ["--kubeconfig", str(lab.kubeconfig(names[0])), "--remote-kubeconfig", str(lab.kubeconfig(names[1]))]
+
+
+def managed_objects(lab: Any) -> dict[str, list[str]]:
+    """Objects labelled ``app.kubernetes.io/managed-by=mcdiag`` in each lab cluster (none after a clean run)."""
+    from mcdiag.active.executor import CLEANUP_KINDS, MANAGED_BY
+    from mcdiag.clusters import ClusterSpec, load_cluster
+    from mcdiag.errors import ResourceUnavailable
+
+    out = {}
+    for name in lab.cluster_names:
+        source = load_cluster(ClusterSpec(str(lab.kubeconfig(name))), 10.0)
+        found = []
+        for prefix, plural, _ in CLEANUP_KINDS:
+            try:
+                items = source.get(f"{prefix}/{plural}", {"labelSelector": f"{MANAGED_BY}=mcdiag"}).get("items") or []
+            except ResourceUnavailable:
+                continue
+            found += [f"{plural}/{(i.get('metadata') or {}).get('name')}" for i in items]
+        if found:
+            out[name] = found
+    return out
+
+
+def probe_processes() -> list[str]:
+    """Probe processes (``mcdiag.probes``) running inside lab namespaces (other tests' probes on this host do not count)."""
+    proc = subprocess.run(["pgrep", "-af", "mcdiag.probes"], capture_output=True, text=True)
+    found = []
+    for line in proc.stdout.splitlines():
+        pid = line.split()[0]
+        ident = subprocess.run(["ip", "netns", "identify", pid], capture_output=True, text=True).stdout.strip()
+        if ident.startswith("mcdiag-"):
+            found.append(f"{line} (netns {ident})")
+    return found
+
+
+def wait_clean(lab: Any, timeout: float = 15.0) -> tuple[dict[str, list[str]], list[str]]:
+    """Wait (bounded) until the lab holds no mcdiag object and no probe process; return what is left."""
+    end = time.monotonic() + timeout
+    while True:
+        objs, procs = managed_objects(lab), probe_processes()
+        if (not objs and not procs) or time.monotonic() > end:
+            return objs, procs
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def lab_lock() -> Iterator[None]:
+    with open(LOCK, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Any]:
+    """Module-scoped lab of ``provider``: up (under the lab lock), yielded, always down."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (network namespaces)")
+    from mcdiag.lab import Lab
+    from mcdiag.lab.topology import scheme_namespaces
+
+    with lab_lock():
+        present = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+        busy = [n for n in scheme_namespaces() if n in present]
+        if busy:
+            pytest.skip(f"a lab is already running on this host ({', '.join(busy)}): `mcdiag lab down` it first")
+        lab = Lab(tmp_path_factory.mktemp(f"lab-{provider}"), provider)
+        t0 = time.monotonic()
+        try:
+            lab.up()
+            fix_bridge_macs(lab)
+            lab.up_seconds = time.monotonic() - t0
+            yield lab
+        finally:
+            lab.down()
+
+
+def fix_bridge_macs(lab: Any) -> None:
+    """Give every node's ``cni0`` a fixed MAC address.
+
+    A Linux bridge without an explicit address takes the smallest MAC of its ports, so it changes
+    whenever a pod's veth joins or leaves: pods that already resolved ``.1`` then send to a stale
+    MAC and lose packets (the latency probe saw 20-90% loss while other probe pods came and went).
+    Real bridge CNIs pin the address; the lab does not yet, so the test does it.
+    """
+    for i, node in enumerate(lab.topology.nodes):
+        subprocess.run(["ip", "netns", "exec", node.netns, "ip", "link", "set", "cni0", "address", f"02:6d:63:64:00:{i + 1:02x}"],
+                       check=True, capture_output=True)
+
+
+def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
+    """Wait until each gateway pings the other's pod IP (WireGuard re-handshakes after a tunnel fault)."""
+    import sys
+
+    end = time.monotonic() + timeout
+    pending = list(lab.cluster_names)
+    while pending and time.monotonic() < end:
+        for name in list(pending):
+            peer = lab.peer(name).name
+            cp = lab.exec(f"{name}-gw", [sys.executable, "-m", "mcdiag.probes", "ping", lab.pod_ip(peer, "gateway"),
+                                         "--count", "2", "--timeout", "2"])
+            if cp.returncode == 0:
+                pending.remove(name)
+        if pending:
+            time.sleep(1)
+    assert not pending, f"the tunnel did not come back within {timeout:g}s for {pending}"

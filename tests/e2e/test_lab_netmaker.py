@@ -1,0 +1,61 @@
+"""mcdiag against the real lab with the Netmaker provider: healthy baseline and a blocked tunnel.
+
+The Netmaker lab has no Submariner cluster id, so the clusters are named on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.e2e.conftest import ACTIVE, RUN_OPTS, make_lab, run_mcdiag, wait_clean, wait_tunnel
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)")
+
+DATA_PATH = ("pod-connectivity", "dns-clusterset", "service-reachability", "path-mtu", "latency")
+FWD, REV = "cluster->cluster1", "cluster1->cluster"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from make_lab(tmp_path_factory, "netmaker")
+
+
+def names(lab) -> list[str]:
+    return [a for c in lab.cluster_names for a in ("--cluster", f"{c}={lab.kubeconfig(c)}")]
+
+
+@pytest.fixture(scope="module")
+def baseline(lab, tmp_path_factory):
+    return run_mcdiag(["all", *names(lab), *RUN_OPTS], tmp_path_factory.mktemp("healthy"))
+
+
+def test_healthy_netmaker_lab_passes(lab, baseline):
+    bad = {k: (s, baseline.result(k)["message"]) for k, s in baseline.verdicts().items() if s in ("fail", "error")}
+    assert baseline.code == 0 and not bad, bad
+    active = {k: s for k, s in baseline.verdicts().items() if k.split("[")[0] in ACTIVE}
+    assert active.pop("vxlan-firewall[cluster]") == active.pop("vxlan-firewall[cluster1]") == "skip"
+    assert set(active.values()) == {"pass"} and len(active) == 14, active
+    tunnel = baseline.result(f"tunnel-firewall[{FWD}]")["details"]
+    assert tunnel["ports"][0]["port"] == 51821 and tunnel["to_ip"] == lab.gateway_ip("cluster1")  # ExternalIP
+    assert baseline.result(f"dns-clusterset[{FWD}]")["details"]["name"] == "nginx.nginx-test.cloud-k3s"
+    assert {p.name for p in baseline.report_dir.iterdir()} >= {"mcdiag.json", "mcdiag-junit.xml", "mcdiag.html"}
+    objects, processes = wait_clean(lab)
+    assert objects == {} and processes == []
+
+
+def test_blocked_wireguard_port(lab, baseline, tmp_path):
+    expected = {k: s for k, s in baseline.verdicts().items() if k.split("[")[0] in ACTIVE}
+    expected.update({f"tunnel-firewall[{REV}]": "fail", **{f"{c}[{d}]": "fail" for c in DATA_PATH for d in (FWD, REV)}})
+    lab.break_("block-tunnel", cluster="cluster")
+    try:
+        run = run_mcdiag(["run", *ACTIVE, *names(lab), *RUN_OPTS], tmp_path)
+    finally:
+        lab.heal()
+    got = run.verdicts()
+    assert got == expected, {k: (got.get(k), expected.get(k)) for k in set(got) | set(expected) if got.get(k) != expected.get(k)}
+    assert "UDP/51821 (WireGuard)" in run.result(f"tunnel-firewall[{REV}]")["message"]
+    wait_tunnel(lab)
+    objects, processes = wait_clean(lab)
+    assert objects == {} and processes == []
