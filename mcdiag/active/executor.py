@@ -208,8 +208,10 @@ class ProbeExecutor:
             except ResourceUnavailable as exc:
                 if exc.status != 409:
                     raise
-                with self._lock:  # it was there before this run: not ours to delete
-                    self._created = [c for c in self._created if not (c[0] == cluster and c[2] == self.namespace)]
+                if not self._made_by_mcdiag(cluster):
+                    with self._lock:  # it was there before this run: not ours to delete
+                        self._created = [c for c in self._created if not (c[0] == cluster and c[2] == self.namespace)]
+                # else another run made it: whichever run ends last deletes it (see cleanup)
         finally:
             event.set()
 
@@ -419,6 +421,8 @@ class ProbeExecutor:
             time.sleep(POLL)
         logs = self.logs(lc, lname)
         data = last_json(logs)
+        if data is not None and data.get("event"):  # only the "listening" line: no result yet
+            data = None
         if data is None and sent.data is not None:
             data = {"probe": "udp-listen", "ok": False, "matches": 0, "stopped_early": True,
                     "reason": f"nothing with the marker arrived within {grace:g}s after the sender finished"}
@@ -575,6 +579,26 @@ class ProbeExecutor:
             f"the temporary echo service never became available within {self.start_timeout:g}s ({'; '.join(missing)})",
         )
 
+    def _made_by_mcdiag(self, cluster: str) -> bool:
+        """The probe namespace carries mcdiag's label (another run made it), as opposed to a user's namespace."""
+        try:
+            ns = self.sources[cluster].get(f"/api/v1/namespaces/{self.namespace}", what=f"get namespace {self.namespace}")
+        except ResourceUnavailable:
+            return False
+        return ((ns.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == "mcdiag"
+
+    def _in_use_by_other_runs(self, cluster: str) -> bool:
+        """Objects of other mcdiag runs (concurrent runs, pytest-xdist workers) live in the probe namespace."""
+        selector = f"{MANAGED_BY}=mcdiag,{RUN_ID}!={self.run_id}"
+        for path in (f"/api/v1/namespaces/{self.namespace}/pods", f"/apis/apps/v1/namespaces/{self.namespace}/deployments"):
+            try:
+                items = self.sources[cluster].get(path, {"labelSelector": selector}, what="list objects of other runs").get("items") or []
+            except ResourceUnavailable:
+                continue
+            if any(not (i.get("metadata") or {}).get("deletionTimestamp") for i in items):
+                return True
+        return False
+
     def cleanup(self) -> list[str]:
         """Delete everything this run created, newest first. Returns problems (never raises)."""
         self.closed = True
@@ -583,6 +607,8 @@ class ProbeExecutor:
             self._created.clear()
         problems = []
         for cluster, path, name, kind in created:
+            if path == "/api/v1/namespaces" and name == self.namespace and self._in_use_by_other_runs(cluster):
+                continue  # deleting it would take another run's probe pods with it; the last run out deletes it
             try:
                 self.delete(cluster, path, name)
             except ResourceUnavailable as exc:
