@@ -5,6 +5,7 @@ Private and preshared keys are never copied into the result.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from typing import Any
@@ -67,6 +68,14 @@ def parse_wg_dump(text: str, iface: str | None = None, now: float | None = None)
     return list(interfaces.values())
 
 
+def _local_links() -> set[str] | None:
+    """Interface names in this network namespace (``None`` when they cannot be read)."""
+    try:
+        return set(os.listdir("/sys/class/net"))
+    except OSError:
+        return None
+
+
 def wg_status(iface: str | None = None, now: float | None = None, max_age: float = DEFAULT_MAX_AGE,
               timeout: float = 5.0, dump_text: str | None = None, wg_bin: str = "wg") -> dict[str, Any]:
     """Report WireGuard interfaces and peers; ok when every peer handshook less than ``max_age`` s ago.
@@ -90,6 +99,7 @@ def wg_status(iface: str | None = None, now: float | None = None, max_age: float
     started = time.monotonic()
     now = time.time() if now is None else float(now)
     res = new_result("wg", iface=iface, max_age=max_age, interfaces=[], peers=[], stale_peers=[])
+    dump_text_given = dump_text
     if dump_text is None:
         cmd = [wg_bin, "show", iface or "all", "dump"]
         try:
@@ -108,6 +118,13 @@ def wg_status(iface: str | None = None, now: float | None = None, max_age: float
         interfaces = parse_wg_dump(dump_text, iface, now)
     except ValueError as exc:
         return finish(res, started, False, f"cannot parse wg dump output: {exc}")
+    if dump_text_given is None and iface is None:
+        # wireguard-go's control sockets live in /var/run/wireguard for the whole host: keep the
+        # interfaces that exist in this network namespace, so one node does not report another's.
+        local = _local_links()
+        if local is not None:
+            res["other_namespaces"] = sorted(i["name"] for i in interfaces if i["name"] not in local)
+            interfaces = [i for i in interfaces if i["name"] in local]
     res["interfaces"] = interfaces
     peers = [p for i in interfaces for p in i["peers"]]
     for p in peers:
