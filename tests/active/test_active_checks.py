@@ -34,15 +34,19 @@ def test_healthy_submariner_pair_passes(mcdiag, pair):
 
 
 def fake_wg(tmp_path, age: int = 5):
-    """A ``wg`` on PATH that reports one peer that handshook ``age`` seconds ago."""
+    """A ``wg`` on PATH that reports one peer that handshook ``age`` seconds ago.
+
+    The wg probe keeps only interfaces that exist in its network namespace (wireguard-go's sockets
+    are host-wide), so the fake names its interface after one every host has: lo.
+    """
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
     wg = bindir / "wg"
     wg.write_text(
         "#!/bin/sh\n"
         "now=$(date +%s)\n"
-        "printf 'netmaker\\t(hidden)\\tPUBKEYA=\\t51821\\toff\\n'\n"
-        f"printf 'netmaker\\tPUBKEYB=\\t(none)\\t127.0.0.3:51821\\t10.44.0.0/16\\t%s\\t100\\t200\\t20\\n' $((now-{age}))\n"
+        "printf 'lo\\t(hidden)\\tPUBKEYA=\\t51821\\toff\\n'\n"
+        f"printf 'lo\\tPUBKEYB=\\t(none)\\t127.0.0.3:51821\\t10.44.0.0/16\\t%s\\t100\\t200\\t20\\n' $((now-{age}))\n"
     )
     wg.chmod(0o755)
     return {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}

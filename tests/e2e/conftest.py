@@ -13,6 +13,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -138,12 +139,16 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterato
             pytest.skip(f"a lab is already running on this host ({', '.join(busy)}): `mcdiag lab down` it first")
         lab = Lab(tmp_path_factory.mktemp(f"lab-{provider}"), provider)
         t0 = time.monotonic()
+        watcher = None
         try:
             lab.up()
             fix_bridge_macs(lab)
+            watcher = NeighbourWatcher(lab)
             lab.up_seconds = time.monotonic() - t0
             yield lab
         finally:
+            if watcher:
+                watcher.stop()
             lab.down()
 
 
@@ -176,3 +181,43 @@ def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
         if pending:
             time.sleep(1)
     assert not pending, f"the tunnel did not come back within {timeout:g}s for {pending}"
+
+
+class NeighbourWatcher:
+    """Forget a node's ARP entry for a pod address whenever a pod namespace appears or goes (what a CNI's gratuitous ARP does).
+
+    The lab kubelet hands out the lowest free pod address and announces nothing, so a new pod
+    that only listens (the target pod) inherits the node's still-REACHABLE neighbour entry of the
+    previous pod with that address, and traffic to it goes to a MAC that is gone for up to ~45 s
+    (seen as latency/path-mtu "no ICMP echo reply" under pytest-xdist, where two runs share nodes).
+    Real bridge CNIs send a gratuitous ARP for a new pod; until the lab does, the test does this.
+    """
+
+    def __init__(self, lab: Any, interval: float = 0.05):
+        from mcdiag.lab.topology import pod_netns_re
+
+        self.lab, self.interval, self.rx = lab, interval, pod_netns_re()
+        self.known: set[str] = set()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="neigh-watcher")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                names = {n.split()[0] for n in os.listdir("/run/netns") if self.rx.match(n)}
+            except OSError:
+                continue
+            for name in names ^ self.known:
+                node_ns, _, host = name.rpartition("-p")
+                try:
+                    node = self.lab.topology.node(node_ns)
+                except KeyError:
+                    continue
+                subprocess.run(["ip", "-n", node_ns, "neigh", "del", node.pod_address(int(host)), "dev", "cni0"],
+                               capture_output=True)
+            self.known = names
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
