@@ -57,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--service-cidr", action="append", default=[], metavar="[CLUSTER=]CIDR", help="service CIDR override")
     g.addoption("--netmaker-subnet", action="append", default=[], metavar="CIDR", help="Netmaker network subnet")
     g.addoption("--mcdiag-report-dir", default=None, help="also write mcdiag's JSON/JUnit/HTML reports here")
+    g.addoption("--mcdiag-service", metavar="NS/NAME", help="exported service to probe (default: a temporary echo service)")
+    g.addoption("--mcdiag-max-rtt", type=float, default=100.0, metavar="MS", help="latency warns above this RTT")
+    g.addoption("--mcdiag-image", help="probe pod image (default: mcdiag's probe image)")
+    g.addoption("--mcdiag-image-repository", metavar="REPO", help="registry mirror for the probe image")
+    g.addoption("--mcdiag-probe-namespace", default="mcdiag-probes", metavar="NS", help="namespace for probe pods")
+    g.addoption("--mcdiag-probe-start-timeout", type=float, default=60.0, metavar="S", help="seconds a probe pod may take to start")
 
 
 def _options(config: pytest.Config) -> Options:
@@ -73,6 +79,10 @@ def _options(config: pytest.Config) -> Options:
         pod_cidr=list(get("pod_cidr") or []),
         service_cidr=list(get("service_cidr") or []),
         netmaker_subnet=list(get("netmaker_subnet") or []),
+        max_rtt=get("mcdiag_max_rtt"),
+        service=get("mcdiag_service"),
+        image=get("mcdiag_image"),
+        image_repository=get("mcdiag_image_repository"),
     )
 
 
@@ -95,6 +105,10 @@ class _State:
     results: list[Result] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     usage_error: str | None = None
+    #: The probe executor of this process (controller or xdist worker), when active checks are collected.
+    executor: Any = None
+    probe_namespace: str = "mcdiag-probes"
+    probe_start_timeout: float = 60.0
 
     def setup(self) -> tuple[list[ClusterView], Runner]:
         with self.lock:
@@ -103,7 +117,17 @@ class _State:
                 for spec, name in zip(specs, self.names, strict=True):
                     spec.name, spec.explicit_name = name, True
                 self.views = load_views(specs, self.options)
-                self.runner = Runner(self.views, self.options.check_options(self.names))
+                if any("active" in c.tags for c in self.checks):
+                    from mcdiag.active.executor import ProbeExecutor
+
+                    self.executor = ProbeExecutor(
+                        {v.name: v.source for v in self.views},
+                        image=self.options.image,
+                        image_repository=self.options.image_repository,
+                        namespace=self.probe_namespace,
+                        start_timeout=self.probe_start_timeout,
+                    )
+                self.runner = Runner(self.views, self.options.check_options(self.names), probes=self.executor)
                 self.runner.gate(self.gates)  # marks unreachable clusters; results re-used by the api-access items
                 wanted = reads_of(self.checks)
                 for view in self.views:
@@ -130,6 +154,8 @@ def pytest_configure(config: pytest.Config) -> None:
     options = _options(config)
     reg = resolve()
     state = _State(options, [], [], gate_checks(reg))
+    state.probe_namespace = config.getoption("mcdiag_probe_namespace")
+    state.probe_start_timeout = config.getoption("mcdiag_probe_start_timeout")
     try:
         options.validate()
         workerinput = getattr(config, "workerinput", None)
@@ -261,6 +287,12 @@ _RESULTS: list[dict[str, Any]] = []
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write mcdiag's own report files, from the controller only."""
     config = session.config
+    state = config.stash.get(_state_key, None)
+    if state is not None and state.executor is not None:  # every process deletes the probe objects it made
+        import sys
+
+        for problem in state.executor.cleanup():
+            print(f"mcdiag: cleanup: {problem} (run `mcdiag cleanup --run-id {state.executor.run_id}`)", file=sys.stderr)
     target = config.getoption("mcdiag_report_dir", None)
     if not target or hasattr(config, "workerinput") or _state_key not in config.stash:
         return
