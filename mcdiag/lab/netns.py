@@ -8,6 +8,7 @@ emulators listen on 127.0.0.1 in the root namespace).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -308,7 +309,11 @@ def build_node(c: Cluster, n: Node) -> None:
     """cni0 (pod IP), the VXLAN to the gateway/workers, intra-cluster routes."""
     ns = n.netns
     if ip(ns, "link", "show", "cni0", check=False).returncode != 0:
-        ip(ns, "link", "add", "cni0", "type", "bridge")
+        # A pinned MAC, as bridge CNIs do: a bridge without one takes its smallest port's MAC, which
+        # changes whenever a pod veth comes or goes, and pods that resolved the gateway lose packets.
+        digest = hashlib.sha1(ns.encode()).digest()
+        mac = "02:6d:63:" + ":".join(f"{b:02x}" for b in digest[:3])
+        ip(ns, "link", "add", "cni0", "address", mac, "type", "bridge")
     addr(ns, f"{n.pod_ip}/{n.pod_cidr.split('/')[1]}", "cni0")
     up(ns, "cni0")
     vx = c.vxlan_iface

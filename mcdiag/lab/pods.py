@@ -123,7 +123,13 @@ def build_pod_netns(c: Cluster, node: Node, host: int, k8s_namespace: str = "def
     netns.addr(ns, f"{node.pod_address(host)}/{plen}", "eth0")
     netns.up(ns, "eth0")
     netns.route(ns, "default", "via", node.pod_ip, "dev", "eth0")
+    forget_neighbour(node, host)  # what a CNI's gratuitous ARP achieves: no stale MAC for a reused address
     return ns
+
+
+def forget_neighbour(node: Node, host: int) -> None:
+    """Drop the node's ARP entry for pod address ``.host`` (the address may now belong to another pod)."""
+    netns.ip(node.netns, "neigh", "del", node.pod_address(host), "dev", "cni0", check=False)
 
 
 def remove_pod_netns(node: Node, host: int) -> None:
@@ -133,6 +139,7 @@ def remove_pod_netns(node: Node, host: int) -> None:
     if netns.netns_exists(ns):
         raise LabError(f"pod namespace {ns} could not be deleted")
     netns.remove_netns_etc(ns)
+    forget_neighbour(node, host)
 
 
 def present_pod_namespaces() -> list[str]:

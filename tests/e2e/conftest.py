@@ -13,7 +13,6 @@ import io
 import json
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,30 +138,12 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterato
             pytest.skip(f"a lab is already running on this host ({', '.join(busy)}): `mcdiag lab down` it first")
         lab = Lab(tmp_path_factory.mktemp(f"lab-{provider}"), provider)
         t0 = time.monotonic()
-        watcher = None
         try:
             lab.up()
-            fix_bridge_macs(lab)
-            watcher = NeighbourWatcher(lab)
             lab.up_seconds = time.monotonic() - t0
             yield lab
         finally:
-            if watcher:
-                watcher.stop()
             lab.down()
-
-
-def fix_bridge_macs(lab: Any) -> None:
-    """Give every node's ``cni0`` a fixed MAC address.
-
-    A Linux bridge without an explicit address takes the smallest MAC of its ports, so it changes
-    whenever a pod's veth joins or leaves: pods that already resolved ``.1`` then send to a stale
-    MAC and lose packets (the latency probe saw 20-90% loss while other probe pods came and went).
-    Real bridge CNIs pin the address; the lab does not yet, so the test does it.
-    """
-    for i, node in enumerate(lab.topology.nodes):
-        subprocess.run(["ip", "netns", "exec", node.netns, "ip", "link", "set", "cni0", "address", f"02:6d:63:64:00:{i + 1:02x}"],
-                       check=True, capture_output=True)
 
 
 def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
@@ -182,42 +163,3 @@ def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
             time.sleep(1)
     assert not pending, f"the tunnel did not come back within {timeout:g}s for {pending}"
 
-
-class NeighbourWatcher:
-    """Forget a node's ARP entry for a pod address whenever a pod namespace appears or goes (what a CNI's gratuitous ARP does).
-
-    The lab kubelet hands out the lowest free pod address and announces nothing, so a new pod
-    that only listens (the target pod) inherits the node's still-REACHABLE neighbour entry of the
-    previous pod with that address, and traffic to it goes to a MAC that is gone for up to ~45 s
-    (seen as latency/path-mtu "no ICMP echo reply" under pytest-xdist, where two runs share nodes).
-    Real bridge CNIs send a gratuitous ARP for a new pod; until the lab does, the test does this.
-    """
-
-    def __init__(self, lab: Any, interval: float = 0.05):
-        from mcdiag.lab.topology import pod_netns_re
-
-        self.lab, self.interval, self.rx = lab, interval, pod_netns_re()
-        self.known: set[str] = set()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="neigh-watcher")
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                names = {n.split()[0] for n in os.listdir("/run/netns") if self.rx.match(n)}
-            except OSError:
-                continue
-            for name in names ^ self.known:
-                node_ns, _, host = name.rpartition("-p")
-                try:
-                    node = self.lab.topology.node(node_ns)
-                except KeyError:
-                    continue
-                subprocess.run(["ip", "-n", node_ns, "neigh", "del", node.pod_address(int(host)), "dev", "cni0"],
-                               capture_output=True)
-            self.known = names
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
