@@ -111,6 +111,22 @@ class ActiveCheck(Check):
             return self.skip(f"{ctx.a.name} uses {pa}, {ctx.b.name} uses {pb}: no tunnel between them to probe")
         return None
 
+    def gateway_and_target(self, ctx: CheckContext, probes: Any) -> tuple[Any, Any, Outcome | None]:
+        """A's gateway node (the probe source) and B's shared target pod, or an error outcome."""
+        a_gw = self.gateway(ctx.a)
+        if a_gw.node is None:
+            return a_gw, None, self.error(f"{ctx.a.name}: {a_gw.reason}")
+        target, err = self.target_of(ctx, probes)
+        return a_gw, target, err
+
+    def gateway_and_service(self, ctx: CheckContext, probes: Any) -> tuple[Any, Any, Outcome | None]:
+        """A's gateway node (the probe source) and B's service under test, or an error outcome."""
+        a_gw = self.gateway(ctx.a)
+        if a_gw.node is None:
+            return a_gw, None, self.error(f"{ctx.a.name}: {a_gw.reason}")
+        svc, err = self.service(ctx, probes)
+        return a_gw, svc, err
+
     def target_of(self, ctx: CheckContext, probes: Any) -> tuple[Any, Outcome | None]:
         """B's shared target pod on B's gateway node, or an error outcome."""
         gw = self.gateway(ctx.b)
@@ -273,10 +289,7 @@ class PodConnectivity(ActiveCheck):
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a = ctx.a
-        a_gw = self.gateway(a)
-        if a_gw.node is None:
-            return self.error(f"{a.name}: {a_gw.reason}")
-        target, err = self.target_of(ctx, probes)
+        a_gw, target, err = self.gateway_and_target(ctx, probes)
         if err:
             return err
         other = T.other_node(a, a_gw)
@@ -416,10 +429,7 @@ class DnsClusterset(ServiceCheck):
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a, b = ctx.a, ctx.b
-        a_gw = self.gateway(a)
-        if a_gw.node is None:
-            return self.error(f"{a.name}: {a_gw.reason}")
-        svc, err = self.service(ctx, probes)
+        a_gw, svc, err = self.gateway_and_service(ctx, probes)
         if err:
             return err
         data, name, err = self.resolve(ctx, probes, svc, a_gw.name)
@@ -469,10 +479,7 @@ class ServiceReachability(ServiceCheck):
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a, b = ctx.a, ctx.b
-        a_gw = self.gateway(a)
-        if a_gw.node is None:
-            return self.error(f"{a.name}: {a_gw.reason}")
-        svc, err = self.service(ctx, probes)
+        a_gw, svc, err = self.gateway_and_service(ctx, probes)
         if err:
             return err
         if svc.port is None:
@@ -536,10 +543,7 @@ class PathMtu(ActiveCheck):
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a = ctx.a
-        a_gw = self.gateway(a)
-        if a_gw.node is None:
-            return self.error(f"{a.name}: {a_gw.reason}")
-        target, err = self.target_of(ctx, probes)
+        a_gw, target, err = self.gateway_and_target(ctx, probes)
         if err:
             return err
         argv = ["mtu", target.ip, "--timeout", "25", "--probe-timeout", "0.5"]
@@ -580,10 +584,7 @@ class Latency(ActiveCheck):
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a = ctx.a
-        a_gw = self.gateway(a)
-        if a_gw.node is None:
-            return self.error(f"{a.name}: {a_gw.reason}")
-        target, err = self.target_of(ctx, probes)
+        a_gw, target, err = self.gateway_and_target(ctx, probes)
         if err:
             return err
         argv = ["latency", target.ip, "--count", "10", "--interval", "0.1", "--timeout", "6"]
