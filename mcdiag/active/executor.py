@@ -346,27 +346,6 @@ class ProbeExecutor:
         if name:
             self.delete(cluster, self._pod_path(), name)
 
-    def pair(self, listener: tuple[str, PodSpec], sender: tuple[str, PodSpec]) -> tuple[PodResult, PodResult | None]:
-        """Start the listener, wait for its ``listening`` line, run the sender, collect both."""
-        lc, lspec = listener
-        sc, sspec = sender
-        try:
-            lname = self.start(lc, lspec)
-        except ResourceUnavailable as exc:
-            return PodResult(lc, lspec.node, "", "NotCreated", None, "", f"cannot create the listener pod: {exc.message}"), None
-        pod, problem = self.wait_running(lc, lname)
-        if problem:
-            self.delete(lc, self._pod_path(), lname)
-            return PodResult(lc, lspec.node, lname, "Pending", None, "", problem), None
-        if not self.wait_log(lc, lname, '"listening"', min(lspec.timeout, 20)):
-            result = self.finish(lc, lname, lspec, started=False)
-            if not result.problem and result.data is None:
-                result.problem = "the listener never reported that it was listening"
-            return result, None
-        sent = self.run(sc, sspec)
-        received = self.finish(lc, lname, lspec, started=False)
-        return received, sent
-
     # -- additions for the active checks: concurrency and objects shared within a run ----------
     def run_all(self, jobs: Sequence[tuple[str, PodSpec]]) -> list[PodResult]:
         """Run several probe pods concurrently (one thread each); results in the order given."""
@@ -391,7 +370,9 @@ class ProbeExecutor:
     def pair_within(
         self, listener: tuple[str, PodSpec], sender: tuple[str, PodSpec], grace: float = AFTER_SEND_GRACE
     ) -> tuple[PodResult, PodResult | None]:
-        """Like :meth:`pair`, but the listener gets only ``grace`` seconds once the sender is done.
+        """Start the listener, wait for its ``listening`` line, run the sender; collect both.
+
+        The listener gets only ``grace`` seconds once the sender is done.
 
         The listener's own timeout must cover the sender pod's start (an image pull, say); once
         the datagrams are sent, waiting that long again for one that is not coming only costs
