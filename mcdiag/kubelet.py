@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,7 @@ class _Pod:
         self.deleted = threading.Event()
         self.netns_key: str | None = None
         self.runtime: NodeRuntime | None = None
+        self.log_path: Path | None = None
 
     @property
     def key(self) -> str:
@@ -220,9 +222,13 @@ class Kubelet:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])
         try:
-            pod.proc = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
-            )
+            # Output goes to a file, as a container runtime's does, not to a pipe: a pod must
+            # outlive a crashed kubelet/API server instead of dying of SIGPIPE on its next write.
+            pod.log_path = self._log_path(pod)
+            with open(pod.log_path, "wb") as out:
+                pod.proc = subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+                )
         except OSError as exc:
             self._status(pod, {"phase": "Failed", "reason": "StartError", "message": str(exc)})
             self._release(pod)
@@ -288,18 +294,30 @@ class Kubelet:
             status["reason"] = reason
         self._status(pod, status)
 
+    def _log_path(self, pod: _Pod) -> Path:
+        base = self.state_dir or Path(tempfile.gettempdir())
+        base.mkdir(parents=True, exist_ok=True)
+        return base / f"log-{pod.namespace}-{pod.name}-{os.getpid()}-{id(pod):x}.log"
+
     def _pump(self, pod: _Pod) -> None:
-        """Copy the process output into the pod's log as it comes (so a watcher sees 'listening' lines)."""
-        assert pod.proc and pod.proc.stdout
-        fd = pod.proc.stdout.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            pod.output.extend(chunk)
-            del pod.output[:-LOG_LIMIT]
-            if not pod.deleted.is_set():
-                self.emu.set_pod_log(pod.namespace, pod.name, bytes(pod.output).decode("utf-8", "replace"))
+        """Follow the process's log file into the pod's log as it grows (a watcher sees 'listening' lines)."""
+        assert pod.proc and pod.log_path
+        with open(pod.log_path, "rb") as log_file:
+            while True:
+                chunk = log_file.read(65536)
+                if chunk:
+                    pod.output.extend(chunk)
+                    del pod.output[:-LOG_LIMIT]
+                    if not pod.deleted.is_set():
+                        self.emu.set_pod_log(pod.namespace, pod.name, bytes(pod.output).decode("utf-8", "replace"))
+                    continue
+                if pod.proc.poll() is not None:
+                    rest = log_file.read()
+                    if rest:
+                        pod.output.extend(rest)
+                        del pod.output[:-LOG_LIMIT]
+                    return
+                time.sleep(0.05)
 
     def _kill(self, pod: _Pod) -> None:
         proc = pod.proc
@@ -318,6 +336,8 @@ class Kubelet:
             pod.netns_key = None
         if self.state_dir and pod.proc:
             (self.state_dir / f"pod-{pod.proc.pid}.pid").unlink(missing_ok=True)
+        if pod.log_path and (pod.proc is None or pod.proc.poll() is not None):
+            pod.log_path.unlink(missing_ok=True)
 
     def _record_pid(self, pod: _Pod) -> None:
         if self.state_dir and pod.proc:
