@@ -11,9 +11,7 @@ from mcdiag.facts import labels, meta
 from mcdiag.model import Check, CheckContext, Outcome
 
 NETMAK8S_DOCS = "https://github.com/gravitl/netmak8s"
-RESTARTS_WARN = 5
 #: Waiting reasons that mean a container will not come up by itself.
-_BAD_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "RunContainerError")
 #: Taints every DaemonSet pod tolerates (the DaemonSet controller adds these tolerations).
 _DAEMONSET_TOLERATED = (
     "node.kubernetes.io/not-ready",
@@ -99,31 +97,15 @@ def daemonset_wants(ds: dict[str, Any], node: dict[str, Any]) -> bool:
     return True
 
 
-def restarts(pod: dict[str, Any]) -> int:
-    """Total restarts of a pod's containers."""
-    status = pod.get("status") or {}
-    return sum(int(cs.get("restartCount") or 0) for cs in status.get("containerStatuses") or [])
-
-
 def pod_problem(pod: dict[str, Any]) -> str | None:
-    """Why a pod is not ready (CrashLoopBackOff counts even while phase is Running), or ``None``."""
-    status = pod.get("status") or {}
-    if meta(pod).get("deletionTimestamp"):
-        return "terminating"
-    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in _BAD_WAITING:
-            return f"{waiting['reason']} (container {cs.get('name')}, {int(cs.get('restartCount') or 0)} restarts)"
-    phase = status.get("phase") or "Unknown"
-    if phase != "Running":
-        return f"phase {phase}"
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    if not ready or ready.get("status") != "True":
-        why = (ready or {}).get("reason") or (ready or {}).get("message")
-        return "not Ready" + (f" ({why})" if why else "")
-    for cs in status.get("containerStatuses") or []:
-        if cs.get("ready") is False:
-            return f"container {cs.get('name')} not ready"
+    """Why a netclient pod is not up (``facts.pod_state``'s verdict; CrashLoopBackOff counts even while
+    Running), or ``None``. netclient pods are long-running agents: any phase but Running is a problem.
+    """
+    state = facts.pod_state(pod)
+    if state.problem:
+        return state.problem
+    if state.phase != "Running" or not state.ready:
+        return state.warning or f"pod {state.name} is in phase {state.phase}"
     return None
 
 
@@ -194,7 +176,7 @@ class NetclientDeployment(Check):
                     continue
                 problems = [pod_problem(p) for p in on_node]
                 if all(problems):
-                    bad[node_name] = f"pod {meta(on_node[0]).get('name')} {problems[0]}"
+                    bad[node_name] = problems[0]
             ready = len(wanted) - len(bad)
             details[name] = {"nodes": len(wanted), "ready": ready, "not_ready": bad, "network": env_value(ds, "NETWORK")}
             if not wanted:
@@ -231,7 +213,7 @@ class NetclientDeployment(Check):
             running = [p for p in mine if not pod_problem(p)]
             placed = sorted({(p.get("spec") or {}).get("nodeName") or "?" for p in running})
             details[name] = {"problem": problem, "nodes": placed, "network": network}
-            crashing = [f"pod {meta(p).get('name')} {pod_problem(p)}" for p in mine if pod_problem(p)]
+            crashing = [why for p in mine if (why := pod_problem(p))]
             if problem or not running:
                 what = f"is not available: {problem}" if problem else "has no ready pod"
                 why = f" ({'; '.join(crashing)})" if crashing else ""
@@ -270,7 +252,7 @@ class NetclientDeployment(Check):
             name = facts.qualname(dep)
             problem = deployment_problem(dep)
             mine = pods_of(dep, pods)
-            crashing = [f"pod {meta(p).get('name')} {pod_problem(p)}" for p in mine if pod_problem(p)]
+            crashing = [why for p in mine if (why := pod_problem(p))]
             details[name] = {"problem": problem}
             if problem or (mine and len(crashing) == len(mine)):
                 fails.append((f"Deployment {name} is not available: {problem or '; '.join(crashing)}",
@@ -289,7 +271,8 @@ class NetclientDeployment(Check):
 
     @staticmethod
     def _restarts(pods: list[dict[str, Any]], owner: str, warns: list[tuple[str, str]]) -> None:
-        many = [f"{meta(p).get('name')} ({restarts(p)})" for p in pods if restarts(p) >= RESTARTS_WARN and not pod_problem(p)]
+        states = [(p, facts.pod_state(p)) for p in pods]
+        many = [f"{meta(p).get('name')} ({st.restarts})" for p, st in states if st.restarts >= facts.RESTART_WARN and not pod_problem(p)]
         if many:
             warns.append((f"{owner} pods restart often: {', '.join(many)}",
                           "Look at the previous container logs (kubectl logs --previous) for why it restarts."))

@@ -421,10 +421,14 @@ def pod_state(pod: dict[str, Any]) -> PodState:
     elif phase == "Failed" and status.get("reason") == "Evicted":
         state.warning = f"pod {state.name} was evicted and left behind ({status.get('message') or 'Evicted'})"
     elif phase in ("Failed", "Unknown", "Pending"):
-        state.problem = f"pod {state.name} is {phase}" + (f" ({status['reason']})" if status.get("reason") else "")
+        state.problem = f"pod {state.name} is in phase {phase}" + (f" ({status['reason']})" if status.get("reason") else "")
     elif phase != "Succeeded" and not ready:
+        cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        why = [w for w in (cond.get("reason"), cond.get("message")) if w]
         bad = [c.get("name") for c in containers if not c.get("ready") and c.get("name")]
-        state.problem = f"pod {state.name} is {phase} but not Ready" + (f" (container {', '.join(bad)} not ready)" if bad else "")
+        if bad:
+            why.append(f"container {', '.join(bad)} not ready")
+        state.problem = f"pod {state.name} is {phase} but not Ready" + (f" ({'; '.join(why)})" if why else "")
     elif restarts >= RESTART_WARN:
         state.warning = f"pod {state.name} has restarted {restarts} times"
     return state
