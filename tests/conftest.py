@@ -168,3 +168,38 @@ def pair_objects(pair: str) -> dict[str, list[dict[str, Any]]]:
     if not all((FIXTURES / directory / n).is_dir() for n in names):
         pytest.skip(f"fixture pair {directory} not present")
     return {n: copy.deepcopy(list(fixture_objects(directory, n))) for n in names}
+
+
+#: Kinds whose plural is not ``kind.lower() + "s"``.
+_IRREGULAR_PLURALS = {"ServiceDiscovery": "servicediscoveries", "Endpoints": "endpoints", "GlobalIngressIP": "globalingressips"}
+
+
+class FakeSource:
+    """Serves plain objects to a ClusterView without an API server (unit tests of facts and check logic)."""
+
+    def __init__(self, objects: list[dict[str, Any]], extra_served: tuple[str, ...] = ()):
+        self.objects = objects
+        self.extra_served = set(extra_served)
+
+    def version(self) -> dict[str, Any]:
+        return {"major": "1", "minor": "29", "gitVersion": "v1.29.3"}
+
+    def served_group_versions(self) -> set[str]:
+        return {o["apiVersion"] for o in self.objects} | {"v1", "apps/v1"} | self.extra_served
+
+    def list(self, res: Any) -> list[dict[str, Any]]:
+        out = []
+        for o in self.objects:
+            plural = _IRREGULAR_PLURALS.get(o["kind"]) or o["kind"].lower() + "s"
+            if o["apiVersion"] == res.group_version and plural == res.plural:
+                if res.namespace is None or o["metadata"].get("namespace") == res.namespace:
+                    out.append(o)
+        return out
+
+
+def fake_view(name: str, *objects: dict[str, Any], served: tuple[str, ...] = ()) -> Any:
+    """A :class:`~mcdiag.view.ClusterView` of ``objects`` named ``name``."""
+    from mcdiag.clusters import ClusterSpec
+    from mcdiag.view import ClusterView
+
+    return ClusterView(ClusterSpec(None, name=name, explicit_name=True), FakeSource(list(objects), served))

@@ -7,38 +7,12 @@ import json
 import pytest
 
 from mcdiag import facts
-from mcdiag import resources as R
-from mcdiag.clusters import ClusterSpec
 from mcdiag.view import ClusterView
-
-PLURALS = {"ServiceDiscovery": "servicediscoveries", "Endpoints": "endpoints"}
-
-
-class FakeSource:
-    """Serves plain objects to a ClusterView, as the live source does (group/version/plural, namespace)."""
-
-    def __init__(self, objects: list[dict], extra_served: tuple[str, ...] = ()):
-        self.objects = objects
-        self.extra_served = set(extra_served)
-
-    def version(self) -> dict:
-        return {"major": "1", "minor": "29", "gitVersion": "v1.29.3"}
-
-    def served_group_versions(self) -> set[str]:
-        return {o["apiVersion"] for o in self.objects} | {"v1", "apps/v1"} | self.extra_served
-
-    def list(self, res: R.Resource) -> list[dict]:
-        out = []
-        for o in self.objects:
-            plural = PLURALS.get(o["kind"]) or o["kind"].lower() + "s"
-            if o["apiVersion"] == res.group_version and plural == res.plural:
-                if res.namespace is None or o["metadata"].get("namespace") == res.namespace:
-                    out.append(o)
-        return out
+from tests.conftest import fake_view
 
 
 def view(*objects: dict, served: tuple[str, ...] = ()) -> ClusterView:
-    return ClusterView(ClusterSpec(None, name="test", explicit_name=True), FakeSource(list(objects), served))
+    return fake_view("test", *objects, served=served)
 
 
 def obj(api: str, kind: str, name: str, namespace: str | None = None, **body) -> dict:

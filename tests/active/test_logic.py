@@ -12,36 +12,17 @@ from typing import Any
 import pytest
 
 from checks import active as A
-from mcdiag import resources as R
 from mcdiag.active import targets as T
 from mcdiag.active.executor import EchoService, PodResult, PodSpec, Target
-from mcdiag.clusters import ClusterSpec
 from mcdiag.model import CheckContext, Status
 from mcdiag.view import ClusterView
+from tests.conftest import fake_view
 
 SM = "submariner-operator"
-PLURALS = {"Endpoints": "endpoints", "GlobalIngressIP": "globalingressips"}
-
-
-class FakeSource:
-    def __init__(self, objects: list[dict]):
-        self.objects = objects
-
-    def served_group_versions(self) -> set[str]:
-        return {o["apiVersion"] for o in self.objects} | {"v1", "apps/v1"}
-
-    def list(self, res: R.Resource) -> list[dict]:
-        out = []
-        for o in self.objects:
-            plural = PLURALS.get(o["kind"]) or o["kind"].lower() + "s"
-            if o["apiVersion"] == res.group_version and plural == res.plural:
-                if res.namespace is None or o["metadata"].get("namespace") == res.namespace:
-                    out.append(o)
-        return out
 
 
 def view(name: str, *objects: dict) -> ClusterView:
-    return ClusterView(ClusterSpec(None, name=name, explicit_name=True), FakeSource(list(objects)))
+    return fake_view(name, *objects)
 
 
 def obj(api: str, kind: str, name: str, namespace: str | None = None, **body: Any) -> dict:
