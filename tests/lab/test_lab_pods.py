@@ -148,7 +148,9 @@ def test_deleting_a_running_pod_kills_it_and_removes_its_namespace(lab, ex):
     ex.stop(b, name)
     assert _wait(lambda: not pid_alive(pids[0])), "pod process survived its deletion"
     assert _wait(lambda: ns not in list_netns() and ns not in netns_etc_dirs()), "pod namespace left behind"
-    assert not (piddir / f"netns-{ns}").exists() and not list(piddir.glob(f"pod-{pids[0]}.pid"))
+    # The records go after the namespace they name (so a crash in between still leaves cleanup a trail).
+    assert _wait(lambda: not (piddir / f"netns-{ns}").exists()), "netns record left behind"
+    assert _wait(lambda: not list(piddir.glob(f"pod-{pids[0]}.pid"))), "pid record left behind"
 
 
 def test_foreign_image_stays_pending_with_err_image_pull(lab):
