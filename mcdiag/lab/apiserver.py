@@ -5,7 +5,9 @@ r"""One lab cluster's API server: the API emulator serving the lab's objects, pl
 Builds ``ApiEmulator(objects=lab_objects(...))`` (provider and WireGuard public
 keys from ``DIR/state.json`` unless given), attaches a
 :class:`~mcdiag.kubelet.Kubelet` whose nodes are the cluster's lab nodes
-(:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``),
+(:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``)
+and the :class:`~mcdiag.lab.controllers.LabControllers` (Deployments, Service
+IPs, kube-proxy, service DNS),
 writes ``DIR/NAME.kubeconfig`` and then ``DIR/run/NAME.apiserver.ready`` (the
 URL), and serves on 127.0.0.1 until SIGTERM or SIGINT. Then it kills its pods,
 removes their namespaces and exits 0. After a SIGKILL, ``mcdiag lab down``
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from ..emulator import ApiEmulator
 from ..kubelet import Kubelet
+from .controllers import LabControllers
 from .objects import K3S_VERSION, lab_objects
 from .pods import LabNodeRuntime
 from .topology import PROVIDERS, build_topology
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                       host="127.0.0.1", port=0)
     runtimes = {n.name: LabNodeRuntime(c, n, f["pods"]) for n in c.nodes}
     kubelet = Kubelet(emu, runtimes, state_dir=f["pods"])  # after the objects: their pods are not run
+    controllers = LabControllers(emu, c, labdir / "run").start()  # likewise: the lab's own objects stay as they are
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -83,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         emu.stop()
+        controllers.stop()
         kubelet.stop()
         for rt in runtimes.values():
             rt.release_all()

@@ -538,6 +538,9 @@ def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pat
         raise ValueError(role)
     argv += [f"--listen-address={a}" for a in listen]
     argv += [f"--host-record={n},{a}" for n, a in records]
+    # Names of Services created through the lab's API (mcdiag's echo service): written by the
+    # lab's controllers (mcdiag.lab.controllers), re-read on SIGHUP.
+    argv.append(f"--addn-hosts={rundir / f'{c.name}.{role}.hosts'}")
     return argv
 
 
@@ -548,6 +551,9 @@ def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pa
         pidfile.unlink()
     except OSError:
         pass
+    hosts = rundir / f"{c.name}.{role}.hosts"
+    if not hosts.exists():
+        hosts.write_text("")
     argv = dnsmasq_argv(c, peer, role, rundir, logdir, forward)
     pid = spawn(c.gateway.netns, argv, logdir / f"{c.name}.{role}.out")
     wait_for(lambda: pidfile.exists() or not pid_alive(pid), 10, f"dnsmasq {role} of {c.name}")

@@ -24,8 +24,10 @@ import pytest
 LOCK = Path("/tmp/mcdiag-lab-tests.lock")
 ACTIVE = ["vxlan-firewall", "tunnel-firewall", "wireguard-handshake", "pod-connectivity", "dns-clusterset",
           "service-reachability", "path-mtu", "latency"]
-#: Options every e2e run uses: the lab's nginx as the service, short pod start budget, parallel checks.
-RUN_OPTS = ["--service", "nginx-test/nginx", "--probe-start-timeout", "20", "--jobs", "24"]
+#: Options of e2e runs that use mcdiag's temporary echo service: short pod start budget, parallel checks.
+ECHO_OPTS = ["--probe-start-timeout", "20", "--jobs", "24"]
+#: Options most e2e runs use: the lab's nginx as the service (lab faults like stop-service act on it).
+RUN_OPTS = ["--service", "nginx-test/nginx", *ECHO_OPTS]
 
 
 @dataclass
@@ -104,11 +106,34 @@ def probe_processes() -> list[str]:
     return found
 
 
+def service_plumbing(lab: Any) -> list[str]:
+    """What the lab's controllers hold for Services made through the API: DNAT rules and DNS names.
+
+    (Each line of the ``mcdiag_kube_proxy_dyn`` nft table that DNATs, each line of the dnsmasq
+    ``--addn-hosts`` files.) Empty when no such Service exists.
+    """
+    from mcdiag.lab.controllers import DYN_TABLE, hosts_file
+
+    out = []
+    for name in lab.cluster_names:
+        ns = lab.cluster(name).gateway.netns
+        rules = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip", DYN_TABLE],
+                               capture_output=True, text=True).stdout
+        out += [f"{name}: nft {line.strip()}" for line in rules.splitlines() if "dnat" in line]
+        for role in ("coredns", "exports"):
+            f = hosts_file(lab.rundir, name, role)
+            out += [f"{name}: {f.name}: {line}" for line in (f.read_text().splitlines() if f.exists() else [])]
+    return out
+
+
 def wait_clean(lab: Any, timeout: float = 15.0) -> tuple[dict[str, list[str]], list[str]]:
-    """Wait (bounded) until the lab holds no mcdiag object and no probe process; return what is left."""
+    """Wait (bounded) until the lab holds no mcdiag object, no probe process and no echo service plumbing.
+
+    Returns what is left: (objects per cluster, probe processes and leftover DNAT rules / DNS names).
+    """
     end = time.monotonic() + timeout
     while True:
-        objs, procs = managed_objects(lab), probe_processes()
+        objs, procs = managed_objects(lab), probe_processes() + service_plumbing(lab)
         if (not objs and not procs) or time.monotonic() > end:
             return objs, procs
         time.sleep(0.5)
@@ -163,3 +188,26 @@ def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
             time.sleep(1)
     assert not pending, f"the tunnel did not come back within {timeout:g}s for {pending}"
 
+
+
+def check_echo_run(run: Outcome, lab: Any, directions: list[tuple[str, str]]) -> None:
+    """``dns-clusterset`` and ``service-reachability`` passed through mcdiag's temporary echo service.
+
+    The name is the echo's, the answer is the ClusterIP the lab's controllers allocated (upper half of
+    the peer's service CIDR, where no lab Service lives) and HTTP got a 200 from it by name and by IP.
+    """
+    import ipaddress
+
+    assert run.code == 0, (run.err[-2000:], {k: s for k, s in run.verdicts().items() if s != "pass"})
+    for a, b in directions:
+        net = ipaddress.ip_network(lab.cluster(b).service_cidr)
+        upper = ipaddress.ip_network(f"{net.network_address + net.num_addresses // 2}/{net.prefixlen + 1}")
+        dns = run.result(f"dns-clusterset[{a}->{b}]")
+        assert dns["status"] == "pass" and dns["details"]["temporary_service"], dns
+        assert ".mcdiag-probes." in dns["details"]["name"] and "mcdiag-echo-" in dns["details"]["name"], dns
+        assert dns["details"]["answers"] == dns["details"]["expected"], dns
+        assert all(ipaddress.ip_address(ip) in upper for ip in dns["details"]["answers"]), dns
+        http = run.result(f"service-reachability[{a}->{b}]")
+        assert http["status"] == "pass", http
+        assert http["details"]["by_name"]["status"] == http["details"]["by_ip"]["status"] == 200, http
+        assert http["details"]["by_ip"]["url"].startswith(f"http://{dns['details']['answers'][0]}:"), http

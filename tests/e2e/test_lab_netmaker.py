@@ -9,7 +9,16 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import ACTIVE, RUN_OPTS, make_lab, run_mcdiag, wait_clean, wait_tunnel
+from tests.e2e.conftest import (
+    ACTIVE,
+    ECHO_OPTS,
+    RUN_OPTS,
+    check_echo_run,
+    make_lab,
+    run_mcdiag,
+    wait_clean,
+    wait_tunnel,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)")
 
@@ -57,5 +66,17 @@ def test_blocked_wireguard_port(lab, baseline, tmp_path):
     assert got == expected, {k: (got.get(k), expected.get(k)) for k in set(got) | set(expected) if got.get(k) != expected.get(k)}
     assert "UDP/51821 (WireGuard)" in run.result(f"tunnel-firewall[{REV}]")["message"]
     wait_tunnel(lab)
+    objects, processes = wait_clean(lab)
+    assert objects == {} and processes == []
+
+
+def test_temporary_echo_service(lab, tmp_path):
+    """Without ``--service``: the echo service (no ServiceExport with Netmaker) is found as SVC.NS.NETWORK."""
+    run = run_mcdiag(["run", "dns-clusterset", "service-reachability", *names(lab), *ECHO_OPTS], tmp_path)
+    check_echo_run(run, lab, [("cluster", "cluster1"), ("cluster1", "cluster")])
+    network = {"cluster": lab.cluster("cluster1").network, "cluster1": lab.cluster("cluster").network}
+    for a, net in network.items():
+        assert run.result(f"dns-clusterset[{a}->{'cluster1' if a == 'cluster' else 'cluster'}]")["details"]["name"].endswith(
+            f".mcdiag-probes.{net}")
     objects, processes = wait_clean(lab)
     assert objects == {} and processes == []

@@ -19,7 +19,9 @@ import pytest
 
 from tests.e2e.conftest import (
     ACTIVE,
+    ECHO_OPTS,
     RUN_OPTS,
+    check_echo_run,
     cluster_args,
     make_lab,
     managed_objects,
@@ -135,6 +137,17 @@ def test_pytest_plugin_gives_the_same_verdicts(lab, baseline, tmp_path):
     expected = {k: s for k, s in baseline.verdicts().items() if k.split("[")[0] in inter}
     assert got == expected, (proc.stdout[-3000:], proc.stderr[-2000:])
     assert any(k.startswith("pod-connectivity") for k in got)
+    assert_clean(lab)
+
+
+def test_temporary_echo_service(lab, tmp_path):
+    """Without ``--service`` mcdiag exports its own echo service in each cluster, uses it and removes it.
+
+    The lab's controllers give the Deployment a pod, the Service a ClusterIP and kube-proxy DNAT,
+    and the ServiceExport a clusterset.local name in the peer's DNS; all of it goes with the run.
+    """
+    run = run_mcdiag(["run", "dns-clusterset", "service-reachability", *cluster_args(lab), *ECHO_OPTS], tmp_path)
+    check_echo_run(run, lab, [("cluster", "cluster1"), ("cluster1", "cluster")])
     assert_clean(lab)
 
 
