@@ -211,3 +211,23 @@ def check_echo_run(run: Outcome, lab: Any, directions: list[tuple[str, str]]) ->
         assert http["status"] == "pass", http
         assert http["details"]["by_name"]["status"] == http["details"]["by_ip"]["status"] == 200, http
         assert http["details"]["by_ip"]["url"].startswith(f"http://{dns['details']['answers'][0]}:"), http
+
+
+def run_fault(lab: Any, baseline: Outcome, fault: str, fails: set[str], args: list[str], report_dir: Path) -> Outcome:
+    """Break ``fault`` in lab cluster ``cluster``, run the active checks, heal; assert the verdicts.
+
+    Exactly ``fails`` turn ``fail`` (each with a hint); every other active check keeps its baseline verdict.
+    """
+    expected = {k: s for k, s in baseline.verdicts().items() if k.split("[")[0] in ACTIVE}
+    expected.update({k: "fail" for k in fails})
+    lab.break_(fault, cluster="cluster")
+    try:
+        run = run_mcdiag(["run", *ACTIVE, *args, *RUN_OPTS], report_dir)
+    finally:
+        lab.heal()
+    got = run.verdicts()
+    assert got == expected, {k: (got.get(k), expected.get(k), run.result(k)["message"] if k in got else None)
+                             for k in set(got) | set(expected) if got.get(k) != expected.get(k)}
+    for name in fails:
+        assert run.result(name)["hint"], name
+    return run
