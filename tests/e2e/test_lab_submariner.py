@@ -168,6 +168,36 @@ def test_sigkill_mid_run_then_cleanup(lab, tmp_path):
     assert_clean(lab)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_cleans_up_after_itself(lab, tmp_path, sig):
+    """Ctrl-C (or SIGTERM) mid-run: mcdiag deletes what it made and writes its reports; no `mcdiag cleanup` needed.
+
+    The unfinished checks are ``error`` "interrupted" and the exit code is 1, as CHECKS.md says.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "mcdiag", "all", *cluster_args(lab), *ECHO_OPTS,
+                             "--report-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not any(o.startswith("deployments/") for objs in managed_objects(lab).values()
+                                                 for o in objs):
+            time.sleep(0.2)
+        assert managed_objects(lab), "nothing was created before the interrupt: the test proves nothing"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 1, (proc.returncode, err[-2000:])
+    assert "deleting probe pods" in err, err[-2000:]
+    report = json.loads((tmp_path / "mcdiag.json").read_text())
+    assert report["interrupted"] is True
+    assert any(r["status"] == "error" and "interrupted" in r["message"] for r in report["results"]), report["results"]
+    assert (tmp_path / "mcdiag-junit.xml").exists() and (tmp_path / "mcdiag.html").exists()
+    assert_clean(lab)
+
+
 def test_passive_starts_no_pod(lab, tmp_path):
     before = lab.pods()
     run = run_mcdiag(["all", *cluster_args(lab), "--passive", *RUN_OPTS], tmp_path)
