@@ -50,26 +50,6 @@ def listener_problem(received: PodResult, sent: PodResult | None) -> str | None:
     return None
 
 
-#: Listener failures worth another try: the sniffer lists the node's interfaces, then opens them; a pod's veth
-#: that vanished in between (pods come and go on busy nodes) makes it fail with "No such device".
-RETRYABLE = ("sniffer failed to start", "cannot start the sniffer")
-
-
-def pair_retrying(probes: Any, jobs: list[tuple[tuple[str, PodSpec], tuple[str, PodSpec]]],
-                  backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)) -> list[tuple[PodResult, PodResult | None]]:
-    """``probes.pair_all(jobs)``, running again (bounded, backing off) the pairs whose listener failed to start capturing."""
-    results = list(probes.pair_all(jobs))
-    for pause in backoff:
-        redo = [i for i, (rec, sent) in enumerate(results)
-                if sent is None and rec.data is not None and any(m in reason(rec) for m in RETRYABLE)]
-        if not redo:
-            break
-        time.sleep(pause)
-        for i, again in zip(redo, probes.pair_all([jobs[i] for i in redo]), strict=True):
-            results[i] = again
-    return results
-
-
 def reason(r: PodResult) -> str:
     """The probe's own reason, or its problem."""
     return str((r.data or {}).get("reason") or r.problem or "no reason given")
@@ -167,7 +147,7 @@ class VxlanFirewall(ActiveCheck):
                            "vxlan-listen", True, wait)
         send = self.spec(other.name, ["udp-send", "--to", f"{gw.ip}:{VXLAN_PORT}", "--vxlan-vni", str(VXLAN_VNI), "--marker", mark],
                          "vxlan-send", True)
-        [(received, sent)] = pair_retrying(probes, [((view.name, listen), (view.name, send))])
+        [(received, sent)] = probes.pair_all([((view.name, listen), (view.name, send))])
         if (problem := listener_problem(received, sent)) is not None:
             return self.error(problem)
         details = {"gateway": gw.name, "gateway_ip": gw.ip, "sender": other.name, "sender_ip": other.ip, "port": VXLAN_PORT}
@@ -215,7 +195,7 @@ class TunnelFirewall(ActiveCheck):
                                "tunnel-listen", True, wait)
             send = self.spec(a_gw.name, ["udp-send", "--to", f"{tunnel.ip}:{port.port}", "--marker", mark], "tunnel-send", True)
             jobs.append(((b.name, listen), (a.name, send)))
-        results = pair_retrying(probes, jobs)
+        results = probes.pair_all(jobs)
         for received, sent in results:
             if (problem := listener_problem(received, sent)) is not None:
                 return self.error(problem)

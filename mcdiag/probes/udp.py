@@ -1,6 +1,7 @@
 """UDP listen/send probes, with VXLAN encapsulation support.
 
-``udp_listen`` sniffs (AF_PACKET via scapy) so it sees datagrams whether or
+``udp_listen`` sniffs (one AF_PACKET socket, a libpcap-compiled filter, scapy to
+dissect) so it sees datagrams whether or
 not anything is bound to the port, including the VXLAN port owned by a kernel
 vxlan device (Submariner's vx-submariner uses UDP/4800). Sniffing happens
 before netfilter on the receiving host: a DROP in the receiver's PREROUTING
@@ -109,8 +110,7 @@ def _summarise(res: dict[str, Any], hits: list[dict[str, Any]]) -> None:
 def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float = 5.0,
                bind: str = "0.0.0.0", ready: threading.Event | None = None,
                method: str = "auto", linger: float = 0.5,
-               on_ready: Callable[[dict[str, Any]], None] | None = None,
-               start_timeout: float = 10.0) -> dict[str, Any]:
+               on_ready: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Wait up to ``timeout`` for a UDP datagram to ``port`` whose payload contains ``marker``.
 
     Fields: method (``sniff`` or ``socket``), matches, received (one entry per
@@ -120,18 +120,17 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
     argument), vxlan, vni, inner_src_ip/inner_dst_ip/inner_*_port.
     ``other_datagrams`` counts datagrams to the port without the marker.
 
-    ``method="auto"`` sniffs when allowed (CAP_NET_RAW) on ``iface`` or all
-    interfaces, and only when sniffing is impossible (no CAP_NET_RAW, no
+    ``method="auto"`` sniffs when allowed (CAP_NET_RAW) on ``iface`` or on
+    every interface of the namespace (one packet socket, so interfaces that
+    appear or vanish meanwhile do not matter), and only when sniffing is impossible (no CAP_NET_RAW, no
     scapy) binds a UDP socket to ``bind``:``port`` (which cannot see
     datagrams to a port the kernel owns, e.g. VXLAN). ``ready`` is set and
     ``on_ready(info)`` called once capture is up, so a coordinator knows when
-    to start the sender; ``timeout`` counts from that moment, and starting the
-    capture is bounded by ``start_timeout``. After the first match it keeps
+    to start the sender; ``timeout`` counts from that moment. After the first match it keeps
     listening ``linger`` seconds (within ``timeout``) to collect the rest of
     a burst.
     """
     timeout = check_timeout(timeout)
-    start_timeout = check_timeout(start_timeout, "start_timeout")
     port = check_port(port)
     marker_b = check_marker(marker)
     if method not in ("auto", "sniff", "socket"):
@@ -156,7 +155,7 @@ def udp_listen(port: int, marker: str, iface: str | None = None, timeout: float 
 
     notes: list[str] = []
     if method in ("auto", "sniff"):
-        outcome, can_fall_back = _listen_sniff(res, port, marker_b, iface, started, timeout, start_timeout,
+        outcome, can_fall_back = _listen_sniff(res, port, marker_b, iface, started, timeout,
                                                float(linger), announce)
         if outcome is None:
             return _listen_result(res, started, port, marker_b, timeout, iface)
@@ -189,123 +188,113 @@ def _listen_result(res: dict[str, Any], started: float, port: int, marker: bytes
                   f"within {timeout}s{others}")
 
 
-def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | None, started: float,
-                  timeout: float, start_timeout: float, linger: float,
-                  announce: Callable[[dict[str, Any]], None]) -> tuple[str | None, bool]:
-    """Capture with scapy; return (None, _) when capture ran, else (why not, may fall back)."""
-    deadline = time.monotonic() + start_timeout
-    try:
-        _quiet_scapy()
-        from scapy.arch.linux import L2ListenSocket
-        from scapy.interfaces import get_if_list
-        from scapy.layers.inet import UDP
-        from scapy.layers.inet6 import IPv6  # noqa: F401 - registers IPv6 dissection
-        from scapy.sendrecv import AsyncSniffer
-    except Exception as exc:  # noqa: BLE001 - any import problem means "no sniffing"
-        return f"scapy unavailable ({exc})", True
+ETH_P_ALL = 0x0003
+SO_ATTACH_FILTER = 26
 
-    # Only count datagrams that arrived, not copies of ones this host sends.
-    l2socket: Any = L2ListenSocket
-    if hasattr(L2ListenSocket, "_recv_raw"):
-        class _InboundListenSocket(L2ListenSocket):  # type: ignore[misc, valid-type]
-            def recv_raw(self, x: int = 65535) -> tuple:
-                pkt, sa_ll, ts = self._recv_raw(self.ins, x)
-                if sa_ll is not None and len(sa_ll) > 2 and sa_ll[2] == socket.PACKET_OUTGOING:
-                    return None, None, None
-                return self.LL, pkt, ts
 
-        l2socket = _InboundListenSocket
+def _packet_socket(port: int, iface: str | None) -> tuple[socket.socket, str]:
+    """A "cooked" (SOCK_DGRAM) AF_PACKET socket seeing IP packets to UDP ``port``; returns (socket, BPF text).
 
-    if iface is not None:
-        ifaces: list[str] = [iface]
-    else:
-        try:
-            ifaces = sorted(set(get_if_list()))
-        except Exception as exc:  # noqa: BLE001
-            return f"cannot list interfaces ({exc})", False
-        if not ifaces:
-            return "no network interfaces to sniff on", False
-    res["sniffed_ifaces"] = ifaces
-
-    hits: list[dict[str, Any]] = []
-    got = threading.Event()
-    capture_up = threading.Event()
-    lock = threading.Lock()
-
-    def lfilter(pkt: Any) -> bool:
-        udp = pkt.getlayer(UDP)
-        return udp is not None and udp.dport == port
-
-    def prn(pkt: Any) -> None:
-        udp = pkt.getlayer(UDP)
-        payload = bytes(udp.payload)
-        info = describe_payload(payload, marker)
-        with lock:
-            if info is None:
-                res["other_datagrams"] += 1
-                return
-            if len(hits) >= MAX_RECORDED:
-                return
-            ip = udp.underlayer
-            entry = {"iface": str(pkt.sniffed_on) if pkt.sniffed_on is not None else None,
-                     "src_ip": getattr(ip, "src", None), "src_port": int(udp.sport),
-                     "dst_ip": getattr(ip, "dst", None), "dst_port": int(udp.dport),
-                     "bytes": len(payload), **info,
-                     "t_s": round(time.monotonic() - started, 4)}
-            hits.append(entry)
-            got.set()
+    Cooked packets start at the IP header whatever the link (Ethernet, loopback, WireGuard's
+    header-less tunnel), so one socket and one filter (libpcap-compiled for raw IP) serve every
+    interface. Not bound to an interface unless ``iface`` is given: it sees every interface of the
+    namespace, including ones created after it opened, and a veth that vanishes meanwhile (pods come
+    and go on a busy node) cannot make it fail, as opening one socket per listed interface could.
+    """
+    from scapy.arch.common import compile_filter
+    from scapy.arch.linux import sock_fprog
+    from scapy.data import DLT_RAW
 
     bpf = f"udp dst port {port}"
+    prog = compile_filter(bpf, linktype=DLT_RAW)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     try:
-        sniffer = AsyncSniffer(iface=ifaces, filter=bpf, lfilter=lfilter, prn=prn, store=False,
-                               L2socket=l2socket, started_callback=capture_up.set)
-        sniffer.start()
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, sock_fprog(prog.bf_len, prog.bf_insns))
+        if iface is not None:
+            sock.bind((iface, ETH_P_ALL))
+        sock.setblocking(False)
+        while True:  # what queued before the filter was attached
+            try:
+                sock.recv(65535)
+            except BlockingIOError:
+                break
+    except BaseException:
+        sock.close()
+        raise
+    return sock, bpf
+
+
+def _udp_of(packet: bytes, proto: int) -> Any:
+    """The UDP layer of a cooked packet (IPv4 or IPv6 by its link-level protocol), or None."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+
+    if proto == 0x0800:
+        pkt = IP(packet)
+    elif proto == 0x86DD:
+        pkt = IPv6(packet)
+    else:
+        return None
+    return pkt.getlayer(UDP)
+
+
+def _listen_sniff(res: dict[str, Any], port: int, marker: bytes, iface: str | None, started: float,
+                  timeout: float, linger: float,
+                  announce: Callable[[dict[str, Any]], None]) -> tuple[str | None, bool]:
+    """Capture on a packet socket; return (None, _) when capture ran, else (why not, may fall back)."""
+    try:
+        _quiet_scapy()
+        sock, bpf = _packet_socket(port, iface)
     except PermissionError:
         return "sniffing not permitted (needs CAP_NET_RAW)", True
-    except Exception as exc:  # noqa: BLE001
-        return f"cannot start the sniffer ({errno_reason(exc)})", False
-    while not capture_up.is_set():
-        thread = getattr(sniffer, "thread", None)
-        if thread is not None and not thread.is_alive():
-            break
-        if time.monotonic() >= deadline:
-            break
-        capture_up.wait(0.02)
-    if not capture_up.is_set():
-        _stop(sniffer)
-        exc = getattr(sniffer, "exception", None)
-        if isinstance(exc, PermissionError):
-            return "sniffing not permitted (needs CAP_NET_RAW)", True
-        if exc is not None:
-            return f"sniffer failed to start ({errno_reason(exc)})", False
-        return f"sniffer did not start within {start_timeout}s", False
+    except ImportError as exc:
+        return f"scapy or libpcap unavailable ({exc})", True
+    except OSError as exc:
+        return f"cannot open a packet socket{f' on {iface}' if iface else ''} ({errno_reason(exc)})", False
+    except Exception as exc:  # noqa: BLE001 - e.g. scapy cannot compile the filter
+        return f"cannot set up capture ({exc})", False
+    res["sniffed_ifaces"] = [iface] if iface else "all"
     res["method"] = "sniff"
     res["bpf"] = bpf
-    deadline = time.monotonic() + timeout
-    announce({"method": "sniff", "port": port, "ifaces": ifaces})
+    hits: list[dict[str, Any]] = []
     try:
-        got.wait(max(0.0, deadline - time.monotonic()))
-        if got.is_set():
-            end = min(deadline, time.monotonic() + linger)
-            while time.monotonic() < end:
-                with lock:
-                    if len(hits) >= MAX_RECORDED:
-                        break
-                time.sleep(min(0.02, max(0.0, end - time.monotonic())))
+        announce({"method": "sniff", "port": port, "ifaces": res["sniffed_ifaces"]})
+        deadline = time.monotonic() + timeout
+        end = deadline
+        while len(hits) < MAX_RECORDED:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            readable, _, _ = select.select([sock], [], [], remaining)
+            if not readable:
+                continue
+            try:
+                data, (ifname, proto, pkttype, _hatype, _addr) = sock.recvfrom(65535)
+            except BlockingIOError:
+                continue
+            if pkttype == socket.PACKET_OUTGOING:
+                continue  # a copy of what this host sends, not an arrival
+            try:
+                udp = _udp_of(data, proto)
+            except Exception:  # noqa: BLE001 - a malformed packet is not ours
+                udp = None
+            if udp is None or udp.dport != port:
+                continue
+            payload = bytes(udp.payload)
+            info = describe_payload(payload, marker)
+            if info is None:
+                res["other_datagrams"] += 1
+                continue
+            ip = udp.underlayer
+            hits.append({"iface": ifname, "src_ip": getattr(ip, "src", None), "src_port": int(udp.sport),
+                         "dst_ip": getattr(ip, "dst", None), "dst_port": int(udp.dport),
+                         "bytes": len(payload), **info, "t_s": round(time.monotonic() - started, 4)})
+            if len(hits) == 1:
+                end = min(deadline, time.monotonic() + linger)  # collect the rest of a burst
     finally:
-        _stop(sniffer)
-    with lock:
-        _summarise(res, list(hits))
+        sock.close()
+    _summarise(res, hits)
     return None, False
-
-
-def _stop(sniffer: Any) -> None:
-    try:
-        sniffer.stop(join=True)
-    except Exception:  # noqa: BLE001 - "not running" after a failed start
-        thread = getattr(sniffer, "thread", None)
-        if thread is not None:
-            thread.join(1.0)
 
 
 def _listen_socket(res: dict[str, Any], port: int, marker: bytes,

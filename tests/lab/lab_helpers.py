@@ -44,7 +44,7 @@ def udp_arrives(src_ns: str, dst_ns: str, dst_ip: str, port: int, iface: str, vx
                 timeout: float = 3.0, tries: int = 2) -> bool:
     """Send marked datagrams from ``src_ns`` to ``dst_ip:port``; True when a sniffer in ``dst_ns`` saw them.
 
-    The sniffer (scapy) can be slow to start on a loaded machine; when it never
+    The probe process can be slow to start on a loaded machine; when it never
     announced itself it is started again (``tries``) before giving up loudly.
     """
     marker = f"mcdiag-lab-{uuid.uuid4().hex[:8]}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import pytest
 
@@ -130,3 +131,48 @@ def test_socket_fallback_in_namespace(lab):
     assert event["method"] == "socket"
     assert rc == 0 and got["ok"] and got["method"] == "socket"
     assert got["src_ip"] == "10.250.1.1"
+
+
+def test_listener_survives_interfaces_coming_and_going(lab):
+    """Pods come and go on a busy node: veths appear and vanish while listeners start and wait.
+
+    The listener captures on one socket for the whole namespace, so churn cannot stop it from starting.
+    """
+    a, _r, b = lab.line3()
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            name = f"churn{i % 4}"
+            b.run("ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p", check=False)
+            b.run("ip", "link", "set", name, "up", check=False)
+            b.run("ip", "link", "del", name, check=False)
+            i += 1
+
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    try:
+        for _ in range(8):
+            marker = new_marker()
+            _, _, rc, got = listen_and_send(lab, a, b, ["--port", "4801", "--marker", marker],
+                                            ["--to", f"{B_IP}:4801", "--marker", marker, "--count", "1"])
+            assert rc == 0 and got["ok"] and got["method"] == "sniff", got
+            assert got["sniffed_ifaces"] == "all" and got["iface"] == f"mt{lab.tag}2b", got
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_listener_sees_an_interface_created_after_it_started(lab):
+    a, r, b = lab.line3()
+    marker = new_marker()
+    listener = b.probe_background("udp-listen", "--timeout", "5", "--port", "4801", "--marker", marker)
+    lab.wait_for_event(listener, "listening")
+    a_if, b_if = lab.link(r, "10.250.3.1/30", b, "10.250.3.2/30")  # a new path into b, after the listener
+    a.run("ip", "route", "add", "10.250.3.0/30", "via", "10.250.1.2")
+    b.run("ip", "route", "replace", "10.250.1.0/30", "via", "10.250.3.1")
+    rc_send, sent, err = a.probe("udp-send", "--to", "10.250.3.2:4801", "--marker", marker, "--count", "1")
+    assert rc_send == 0, (sent, err)
+    rc, got = lab.finish_background(listener)
+    assert rc == 0 and got["ok"] and got["iface"] == b_if and got["dst_ip"] == "10.250.3.2", got
