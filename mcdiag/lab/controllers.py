@@ -131,7 +131,7 @@ class LabControllers:
                 self.sync()
             except Exception as exc:  # keep reconciling; the next event or tick retries
                 log.exception("lab controllers of %s: sync failed", self.c.name)
-                self.errors.append(str(exc))
+                self.errors = [*self.errors[-19:], str(exc)]  # the last few, for tests and debugging
 
     # -- the reconcile -------------------------------------------------------------------------
     def _dynamic(self, kind: str) -> list[dict[str, Any]]:
