@@ -118,6 +118,23 @@ class Result:
             "details": _plain(self.details),
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        """The inverse of :meth:`to_dict` (a result that travelled as JSON, e.g. from a pytest-xdist worker)."""
+        return cls(
+            check=d["check"],
+            title=d.get("title") or d["check"],
+            scope=Scope(d.get("scope", "cluster")),
+            clusters=tuple(d["clusters"]),
+            status=Status(d["status"]),
+            message=d.get("message", ""),
+            hint=d.get("hint"),
+            docs=d.get("docs"),
+            tags=tuple(d.get("tags") or ()),
+            duration_s=float(d.get("duration_s") or 0.0),
+            details=d.get("details") or {},
+        )
+
 
 def _plain(value: Any) -> Any:
     """Turn mappings/tuples/sets into JSON-able builtins (deterministic order for sets)."""

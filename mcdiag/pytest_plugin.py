@@ -147,6 +147,7 @@ def _resolve_names(options: Options) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the tag markers; resolve cluster names once (controller), or take them from the controller."""
     config.addinivalue_line("markers", "mcdiag: an mcdiag check item")
+    _RESULTS.clear()  # one session's results (pytester may run several sessions in one process)
     for tag in KNOWN_TAGS:
         config.addinivalue_line("markers", f"{tag}: mcdiag checks tagged {tag}")
     if not _enabled(config):
@@ -229,6 +230,7 @@ class CheckItem(pytest.Item):
         by_name = {v.name: v for v in views}
         task = Task(self.check, tuple(by_name[n] for n in self.clusters))
         result = runner.run_task(task)  # api-access re-reads nothing: the view cached its answers
+        self.mcdiag_result = result
         self.user_properties.append(("status", result.status.value))
         self.user_properties.append(("message", result.message))
         if result.hint:
@@ -274,14 +276,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.extend(session.genitems(collector))  # fires the collect reports, so counts and xdist see the items
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the whole result (details, docs, tags) to the call report; xdist ships it to the controller."""
+    outcome = yield
+    result = getattr(item, "mcdiag_result", None)
+    if call.when == "call" and isinstance(result, Result):
+        outcome.get_result().mcdiag_result = result.to_dict()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Controller side: keep each check item's verdict (from its properties) for the report files."""
-    props = dict(report.user_properties)
-    if report.when == "call" and "check" in props and "status" in props:
-        _RESULTS.append(props)
+    """Controller side: keep each check item's result for the report files."""
+    data = getattr(report, "mcdiag_result", None)
+    if report.when == "call" and isinstance(data, dict):
+        _RESULTS.append(Result.from_dict(data))
 
 
-_RESULTS: list[dict[str, Any]] = []
+_RESULTS: list[Result] = []
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -302,21 +313,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from mcdiag.runner import RunReport
 
     reg = resolve()
-    results = []
-    for props in _RESULTS:
-        check = reg.get(props["check"])
-        results.append(
-            Result(
-                check=props["check"],
-                title=check.title if check else props["check"],
-                scope=Scope(props.get("scope", "cluster")),
-                clusters=tuple(props["clusters"].split(",")),
-                status=Status(props["status"]),
-                message=props.get("message", ""),
-                hint=props.get("hint"),
-                duration_s=float(props.get("duration_s", 0)),
-            )
-        )
+    results = list(_RESULTS)
     state: _State = config.stash[_state_key]
     order = {c.id: i for i, c in enumerate(reg.checks)}
     position = {n: i for i, n in enumerate(state.names)}

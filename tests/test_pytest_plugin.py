@@ -76,7 +76,8 @@ def test_report_files_from_controller_under_xdist(emulate, mcdiag, pytester):
     import json
 
     clusters = emulate(OVERLAP)
-    expected = mcdiag("all", *clusters.args()).verdicts()
+    cli = mcdiag("all", *clusters.args())
+    expected = cli.verdicts()
     out = pytester.path / "mcdiag-reports"
     args = [f"--mcdiag-cluster={n}={p}" for n, p in clusters.kubeconfigs.items()]
     pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, "-n", "2", f"--mcdiag-report-dir={out}")
@@ -86,4 +87,11 @@ def test_report_files_from_controller_under_xdist(emulate, mcdiag, pytester):
         sep = {"cluster": "", "pair": "<->", "ordered-pair": "->"}[r["scope"]]
         got[f"{r['check']}[{sep.join(r['clusters'])}]"] = r["status"]
     assert got == expected
+    # Not only the verdicts: every field (details, hint, docs, tags) crossed from the workers intact.
+    def strip(results):
+        return [{k: v for k, v in r.items() if k != "duration_s"} for r in results]
+
+    assert strip(report["results"]) == strip(cli.json["results"])
+    overlap = next(r for r in report["results"] if r["check"] == "cidr-overlap")
+    assert overlap["details"] and overlap["tags"] and overlap["hint"]
     assert (out / "mcdiag-junit.xml").exists() and (out / "mcdiag.html").exists()
