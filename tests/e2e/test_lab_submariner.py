@@ -1,9 +1,8 @@
 """mcdiag against the real lab (Submariner provider): healthy baseline, every lab fault, pytest parity, hygiene.
 
-One lab for the module. The healthy ``mcdiag all`` is the baseline; each fault then runs only the
-active checks (passive ones read static lab objects, so a fault cannot change them) and the whole
-verdict map of those is compared with the baseline: exactly the checks that own the fault flip to
-``fail``, nothing else moves.
+One lab for the module. The healthy ``mcdiag all`` is the baseline; each fault then runs
+``mcdiag all`` again and the whole verdict map is compared with the baseline: exactly the checks
+that own the fault flip to ``fail``, nothing else moves.
 """
 
 from __future__ import annotations
