@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Benchmark: `mcdiag all --passive` against two emulated clusters of growing size.
+"""Benchmark: `mcdiag all --passive` against two emulated clusters of growing size, and `mcdiag all` on the lab.
 
 Prints, per size, the wall time of the run, the number of API requests each
-cluster served, and the pages listed. Figures only: nothing here asserts.
+cluster served, and the pages listed. With ``--lab`` (root), it builds the
+two-cluster lab and times full runs (active checks: probe pods, the temporary
+echo service), with the slowest checks. Figures only: nothing here asserts.
 
     python scripts/bench.py [--sizes 100,1000,5000]
+    python scripts/bench.py --lab [--provider netmaker] [--runs 3]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import contextlib
 import copy
 import io
+import json
 import os
 import sys
 import tempfile
@@ -67,12 +71,47 @@ def run(size: int, tmp: Path) -> None:
             e.stop()
 
 
+def run_lab(provider: str, runs: int, tmp: Path) -> None:
+    from mcdiag.lab import Lab
+
+    lab = Lab(tmp / "lab", provider)
+    start = time.monotonic()
+    lab.up()
+    print(f"lab up ({provider}): {time.monotonic() - start:.2f} s")
+    try:
+        args = [a for c in lab.cluster_names for a in ("--cluster", f"{c}={lab.kubeconfig(c)}")]
+        for i in range(runs):
+            out = tmp / f"lab-r{i}"
+            start = time.monotonic()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                code = main(["all", *args, "--report-dir", str(out)])
+            elapsed = time.monotonic() - start
+            results = json.loads((out / "mcdiag.json").read_text())["results"]
+            counts: dict[str, int] = {}
+            for r in results:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+            slow = sorted(results, key=lambda r: -r["duration_s"])[:3]
+            print(f"run {i + 1}: {elapsed:6.2f} s  exit {code}  " + " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                  + "  slowest: " + ", ".join(f"{r['check']}[{'->'.join(r['clusters'])}] {r['duration_s']:.1f}s"
+                                              for r in slow))
+    finally:
+        start = time.monotonic()
+        lab.down()
+        print(f"lab down: {time.monotonic() - start:.2f} s")
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="0,1000,5000", help="comma-separated extra pods per cluster")
+    parser.add_argument("--lab", action="store_true", help="time full `mcdiag all` runs on the lab instead (root)")
+    parser.add_argument("--provider", default="submariner", choices=("submariner", "netmaker"), help="lab provider")
+    parser.add_argument("--runs", type=int, default=3, help="lab runs")
     args = parser.parse_args()
     os.environ.setdefault("NO_COLOR", "1")
     with tempfile.TemporaryDirectory() as d:
+        if args.lab:
+            run_lab(args.provider, args.runs, Path(d))
+            return
         for size in (int(s) for s in args.sizes.split(",")):
             run(size, Path(d))
 
