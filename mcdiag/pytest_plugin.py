@@ -25,7 +25,7 @@ import pytest
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, Check, Result, Scope, Status, target_label
 from mcdiag.registry import resolve
-from mcdiag.runner import Runner, Task, plan
+from mcdiag.runner import Runner, Task, cluster_info, plan
 from mcdiag.session import (
     DEFAULT_REQUEST_TIMEOUT,
     PROVIDERS,
@@ -148,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the tag markers; resolve cluster names once (controller), or take them from the controller."""
     config.addinivalue_line("markers", "mcdiag: an mcdiag check item")
     _RESULTS.clear()  # one session's results (pytester may run several sessions in one process)
+    _CLUSTERS.clear()
     for tag in KNOWN_TAGS:
         config.addinivalue_line("markers", f"{tag}: mcdiag checks tagged {tag}")
     if not _enabled(config):
@@ -231,6 +232,7 @@ class CheckItem(pytest.Item):
         task = Task(self.check, tuple(by_name[n] for n in self.clusters))
         result = runner.run_task(task)  # api-access re-reads nothing: the view cached its answers
         self.mcdiag_result = result
+        self.mcdiag_clusters = [cluster_info(by_name[n], runner.options) for n in self.clusters]
         self.user_properties.append(("status", result.status.value))
         self.user_properties.append(("message", result.message))
         if result.hint:
@@ -282,17 +284,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result = getattr(item, "mcdiag_result", None)
     if call.when == "call" and isinstance(result, Result):
-        outcome.get_result().mcdiag_result = result.to_dict()
+        report = outcome.get_result()
+        report.mcdiag_result = result.to_dict()
+        report.mcdiag_clusters = getattr(item, "mcdiag_clusters", [])
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Controller side: keep each check item's result for the report files."""
+    """Controller side: keep each check item's result, and what it knew of its clusters, for the report files."""
     data = getattr(report, "mcdiag_result", None)
     if report.when == "call" and isinstance(data, dict):
         _RESULTS.append(Result.from_dict(data))
+        for info in getattr(report, "mcdiag_clusters", None) or []:
+            _CLUSTERS.setdefault(info["name"], info)
 
 
 _RESULTS: list[Result] = []
+_CLUSTERS: dict[str, dict[str, Any]] = {}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -318,7 +325,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     order = {c.id: i for i, c in enumerate(reg.checks)}
     position = {n: i for i, n in enumerate(state.names)}
     results.sort(key=lambda r: (order.get(r.check, len(order)), [position.get(c, 0) for c in r.clusters]))
-    clusters = [{"name": n} for n in state.names]
+    clusters = [_CLUSTERS.get(n, {"name": n}) for n in state.names]
     report = RunReport(datetime.now(UTC), 0.0, clusters, results)
     write_reports(report, report_dir=Path(target))
     (Path(target) / "pytest-results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))

@@ -92,6 +92,7 @@ def test_report_files_from_controller_under_xdist(emulate, mcdiag, pytester):
         return [{k: v for k, v in r.items() if k != "duration_s"} for r in results]
 
     assert strip(report["results"]) == strip(cli.json["results"])
+    assert report["clusters"] == cli.json["clusters"]  # provider, CNI, version, CIDRs, server: as the workers saw them
     overlap = next(r for r in report["results"] if r["check"] == "cidr-overlap")
     assert overlap["details"] and overlap["tags"] and overlap["hint"]
     assert (out / "mcdiag-junit.xml").exists() and (out / "mcdiag.html").exists()
