@@ -109,6 +109,14 @@ class _State:
     executor: Any = None
     probe_namespace: str = "mcdiag-probes"
     probe_start_timeout: float = 60.0
+    #: What this process learnt about each cluster (reports show it), worked out once per cluster.
+    infos: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cluster_info(self, view: ClusterView) -> dict[str, Any]:
+        with self.lock:
+            if view.name not in self.infos:
+                self.infos[view.name] = cluster_info(view, self.runner.options if self.runner else {})
+            return self.infos[view.name]
 
     def setup(self) -> tuple[list[ClusterView], Runner]:
         with self.lock:
@@ -232,7 +240,7 @@ class CheckItem(pytest.Item):
         task = Task(self.check, tuple(by_name[n] for n in self.clusters))
         result = runner.run_task(task)  # api-access re-reads nothing: the view cached its answers
         self.mcdiag_result = result
-        self.mcdiag_clusters = [cluster_info(by_name[n], runner.options) for n in self.clusters]
+        self.mcdiag_clusters = [state.cluster_info(by_name[n]) for n in self.clusters]
         self.user_properties.append(("status", result.status.value))
         self.user_properties.append(("message", result.message))
         if result.hint:

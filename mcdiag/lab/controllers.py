@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from . import netns
+from .netns import hosts_file
 from .objects import _cond
 from .topology import Cluster
 
@@ -49,11 +50,6 @@ log = logging.getLogger(__name__)
 
 DYN_TABLE = "mcdiag_kube_proxy_dyn"
 EXPORT_API = "multicluster.x-k8s.io/v1alpha1"
-
-
-def hosts_file(rundir: Path, cluster: str, role: str) -> Path:
-    """The dnsmasq ``--addn-hosts`` file of the cluster's ``coredns`` or ``exports`` DNS."""
-    return rundir / f"{cluster}.{role}.hosts"
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str, str]:

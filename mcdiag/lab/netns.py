@@ -514,6 +514,15 @@ def export_records(c: Cluster) -> list[tuple[str, str]]:
     return [(f"{name}.{ns}.{c.network}", ip_) for name, ns, ip_, _ in c.services()]
 
 
+def hosts_file(rundir: Path, cluster: str, role: str) -> Path:
+    """The dnsmasq ``--addn-hosts`` file of the cluster's ``coredns`` or ``exports`` DNS.
+
+    Names of Services created through the lab's API (mcdiag's echo service) go there, written by
+    :mod:`mcdiag.lab.controllers`; dnsmasq re-reads it on SIGHUP.
+    """
+    return rundir / f"{cluster}.{role}.hosts"
+
+
 def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Path, forward: bool = True) -> list[str]:
     """Command line of the cluster's ``coredns`` or ``exports`` dnsmasq (no config file, no resolv.conf)."""
     argv = ["dnsmasq", "-k", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--bind-interfaces",
@@ -538,9 +547,7 @@ def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pat
         raise ValueError(role)
     argv += [f"--listen-address={a}" for a in listen]
     argv += [f"--host-record={n},{a}" for n, a in records]
-    # Names of Services created through the lab's API (mcdiag's echo service): written by the
-    # lab's controllers (mcdiag.lab.controllers), re-read on SIGHUP.
-    argv.append(f"--addn-hosts={rundir / f'{c.name}.{role}.hosts'}")
+    argv.append(f"--addn-hosts={hosts_file(rundir, c.name, role)}")
     return argv
 
 
@@ -551,7 +558,7 @@ def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pa
         pidfile.unlink()
     except OSError:
         pass
-    hosts = rundir / f"{c.name}.{role}.hosts"
+    hosts = hosts_file(rundir, c.name, role)
     if not hosts.exists():
         hosts.write_text("")
     argv = dnsmasq_argv(c, peer, role, rundir, logdir, forward)
