@@ -24,6 +24,30 @@ import pytest
 LOCK = Path("/tmp/mcdiag-lab-tests.lock")
 ACTIVE = ["vxlan-firewall", "tunnel-firewall", "wireguard-handshake", "pod-connectivity", "dns-clusterset",
           "service-reachability", "path-mtu", "latency"]
+DATA_PATH = ("pod-connectivity", "dns-clusterset", "service-reachability", "path-mtu", "latency")
+FWD, REV = "cluster->cluster1", "cluster1->cluster"
+
+#: What each lab fault (injected into ``cluster``) must fail, as measured, with either provider; everything
+#: else keeps its baseline verdict. (Submariner's vxlan-firewall adds itself to block-vxlan.)
+FAULTS = {
+    # cluster's worker reaches the gateway (and so cluster1) through VXLAN UDP/4800 (vx-submariner), so blocking
+    # UDP/4800 to cluster's gateway cuts cluster's worker -> cluster1 (pod-connectivity probes from a gateway and
+    # a non-gateway node). The reverse direction's target sits on cluster's gateway: no VXLAN.
+    "block-vxlan": {f"pod-connectivity[{FWD}]"},
+    # UDP/51821 towards cluster's gateway is dropped: cluster1 -> cluster's tunnel port fails (Submariner's 4490
+    # still passes), and with the WireGuard tunnel down every cross-cluster round trip fails both ways.
+    "block-tunnel": {f"tunnel-firewall[{REV}]"} | {f"{c}[{d}]" for c in DATA_PATH for d in (FWD, REV)},
+    # cluster's DNS loses its forward of the peer's zone: only cluster's lookups of cluster1's names break;
+    # service-reachability[cluster->cluster1] then judges by IP, which answers.
+    "break-dns": {f"dns-clusterset[{FWD}]"},
+    # cluster's nginx stops: only HTTP to it (from cluster1) fails; DNS still answers.
+    "stop-service": {f"service-reachability[{REV}]"},
+    # MTU 1280 on the WAN link to cluster's gateway with ICMP frag-needed dropped: big packets vanish both ways.
+    "mtu-blackhole": {f"path-mtu[{FWD}]", f"path-mtu[{REV}]"},
+    # cluster drops its replies into the tunnel: flows cluster1 starts towards cluster die; cluster's own pass.
+    "drop-return": {f"{c}[{REV}]" for c in DATA_PATH},
+}
+
 #: Options of e2e runs that use mcdiag's temporary echo service: short pod start budget, parallel checks.
 ECHO_OPTS = ["--probe-start-timeout", "20", "--jobs", "24"]
 #: Options most e2e runs use: the lab's nginx as the service (lab faults like stop-service act on it).

@@ -19,6 +19,8 @@ import pytest
 from tests.e2e.conftest import (
     ACTIVE,
     ECHO_OPTS,
+    FWD,
+    REV,
     RUN_OPTS,
     check_echo_run,
     cluster_args,
@@ -30,31 +32,13 @@ from tests.e2e.conftest import (
     wait_clean,
     wait_tunnel,
 )
+from tests.e2e.conftest import (
+    FAULTS as COMMON_FAULTS,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)")
 
-DATA_PATH = ("pod-connectivity", "dns-clusterset", "service-reachability", "path-mtu", "latency")
-FWD, REV = "cluster->cluster1", "cluster1->cluster"
-
-#: What each fault (injected into ``cluster``) must fail, as measured; everything else keeps its baseline verdict.
-FAULTS = {
-    # The non-gateway node's pod traffic rides vx-submariner (UDP/4800) to the gateway before the tunnel, so
-    # blocking UDP/4800 to cluster's gateway also cuts cluster's worker -> cluster1 (pod-connectivity probes from
-    # both a gateway and a non-gateway node). The reverse direction's target sits on cluster's gateway: no VXLAN.
-    "block-vxlan": {"vxlan-firewall[cluster]", f"pod-connectivity[{FWD}]"},
-    # UDP/51821 towards cluster's gateway is dropped: cluster1 -> cluster's tunnel port fails (4490 still
-    # passes), and with the WireGuard tunnel down every cross-cluster round trip fails both ways.
-    "block-tunnel": {f"tunnel-firewall[{REV}]"} | {f"{c}[{d}]" for c in DATA_PATH for d in (FWD, REV)},
-    # cluster's CoreDNS loses its clusterset.local forward: only cluster's lookups of cluster1's names break;
-    # service-reachability[cluster->cluster1] then judges by IP, which answers.
-    "break-dns": {f"dns-clusterset[{FWD}]"},
-    # cluster's nginx stops: only HTTP to it (from cluster1) fails; DNS still answers.
-    "stop-service": {f"service-reachability[{REV}]"},
-    # MTU 1280 on the WAN link to cluster's gateway with ICMP frag-needed dropped: big packets vanish both ways.
-    "mtu-blackhole": {f"path-mtu[{FWD}]", f"path-mtu[{REV}]"},
-    # cluster drops its replies into the tunnel: flows cluster1 starts towards cluster die; cluster's own pass.
-    "drop-return": {f"{c}[{REV}]" for c in DATA_PATH},
-}
+FAULTS = {**COMMON_FAULTS, "block-vxlan": {"vxlan-firewall[cluster]", *COMMON_FAULTS["block-vxlan"]}}
 
 
 @pytest.fixture(scope="module")
