@@ -1,12 +1,12 @@
-"""Pod and service CIDRs: where they come from, and whether two clusters' ranges collide."""
+"""Pod and service CIDRs: cluster-cidrs (where they come from), cidr-overlap (whether two clusters' ranges collide)."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
 
-from mcdiag import facts
-from mcdiag.model import Check, CheckContext, Outcome, Scope
+from mcdiag.facts import cluster, networks, submariner
+from mcdiag.model import Check, CheckContext, Outcome, Scope, reads
 
 SUBMARINER_GLOBALNET_DOCS = "https://submariner.io/getting-started/architecture/globalnet/"
 
@@ -17,13 +17,13 @@ class ClusterCidrs(Check):
     id = "cluster-cidrs"
     title = "Pod and service CIDRs"
     tags = frozenset({"preflight", "passive"})
-    reads = facts.CIDR_READS
+    reads = networks.CIDR_READS
     hint = "Pass --pod-cidr/--service-cidr CLUSTER=CIDR, or make the CIDRs discoverable (kubeadm-config, Submariner CR)."
     docs = "https://submariner.io/operations/deployment/subctl/#join-flags-general"
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster
-        cidrs = facts.cidrs_of(view, dict(ctx.options))
+        cidrs = networks.cidrs_of(view, dict(ctx.options))
         details: dict[str, Any] = {
             "pod_cidrs": cidrs.pod,
             "pod_source": cidrs.pod_source,
@@ -36,7 +36,7 @@ class ClusterCidrs(Check):
         if missing:
             why = f" (could not read: {'; '.join(cidrs.unreadable)})" if cidrs.unreadable else ""
             return self.warn(f"cannot discover the {' and '.join(missing)} CIDR(s) of {view.name}{why}", **details)
-        _, bad = facts.parse_networks(cidrs.pod + cidrs.service)
+        _, bad = networks.parse_networks(cidrs.pod + cidrs.service)
         if bad:
             return self.warn(
                 f"unparseable CIDR(s) {', '.join(bad)} in {cidrs.pod_source or cidrs.service_source}",
@@ -51,7 +51,7 @@ class ClusterCidrs(Check):
                 hint="Correct the pod CIDR at its source (e.g. the Submariner CR's clusterCIDR) to the range nodes really use.",
                 **details,
             )
-        families = sorted({n.version for n in facts.parse_networks(cidrs.pod + cidrs.service)[0]})
+        families = sorted({n.version for n in networks.parse_networks(cidrs.pod + cidrs.service)[0]})
         stack = {(4,): "IPv4", (6,): "IPv6", (4, 6): "dual-stack"}[tuple(families)]
         return self.passed(
             f"pods {', '.join(cidrs.pod)} (from {cidrs.pod_source}); services {', '.join(cidrs.service)} "
@@ -61,11 +61,11 @@ class ClusterCidrs(Check):
         )
 
 
-def _slices_outside(cidrs: facts.Cidrs) -> list[str]:
-    pods, _ = facts.parse_networks(cidrs.pod)
+def _slices_outside(cidrs: networks.Cidrs) -> list[str]:
+    pods, _ = networks.parse_networks(cidrs.pod)
     for source in cidrs.sources:
         if source["source"].startswith("node spec.podCIDRs") and source["source"] != cidrs.pod_source:
-            slices, _ = facts.parse_networks(source["pod"])
+            slices, _ = networks.parse_networks(source["pod"])
             return [str(s) for s in slices if not any(s.version == p.version and s.subnet_of(p) for p in pods)]
     return []
 
@@ -91,13 +91,13 @@ class CidrOverlap(Check):
     title = "CIDR overlap between clusters"
     scope = Scope.PAIR
     tags = frozenset({"preflight", "passive"})
-    reads = facts.CIDR_READS + facts.PROVIDER_READS
+    reads = reads(networks.CIDR_READS, cluster.PROVIDER_READS)
     hint = "Re-create one cluster with non-overlapping pod/service CIDRs, or deploy Submariner with Globalnet."
     docs = SUBMARINER_GLOBALNET_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
         a, b = ctx.a, ctx.b
-        ca, cb = facts.cidrs_of(a, dict(ctx.options)), facts.cidrs_of(b, dict(ctx.options))
+        ca, cb = networks.cidrs_of(a, dict(ctx.options)), networks.cidrs_of(b, dict(ctx.options))
         unknown = [v.name for v, c in ((a, ca), (b, cb)) if not (c.pod or c.service)]
         if unknown:
             return self.warn(
@@ -110,7 +110,7 @@ class CidrOverlap(Check):
 
         ra, rb = ranges(a, ca), ranges(b, cb)
         details: dict[str, Any] = {a.name: {"pod": ca.pod, "service": ca.service}, b.name: {"pod": cb.pod, "service": cb.service}}
-        ga, gb = a.fact(facts.global_cidrs), b.fact(facts.global_cidrs)
+        ga, gb = a.fact(submariner.global_cidrs), b.fact(submariner.global_cidrs)
         problems: list[str] = []
         if ga or gb:
             details["globalnet"] = {a.name: ga, b.name: gb}

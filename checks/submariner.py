@@ -1,29 +1,45 @@
-"""Submariner's own state: components, Endpoints, broker, gateway and route-agent connections, Globalnet, services."""
+"""Submariner's own state: submariner-deployment, submariner-endpoints, broker-clusters, gateway-connections,
+routeagent-connections.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from mcdiag import facts
-from mcdiag import resources as R
 from mcdiag.errors import ResourceUnavailable
-from mcdiag.facts import meta, qualname
-from mcdiag.model import Check, CheckContext, Outcome, Scope
-from mcdiag.view import ClusterView
+from mcdiag.facts import cluster, objects, submariner
+from mcdiag.facts.objects import meta, qualname
+from mcdiag.gather import resources as R
+from mcdiag.gather.view import ClusterView
+from mcdiag.model import Check, CheckContext, Findings, Outcome, reads
 
 SUBMARINER = frozenset({"submariner"})
+
+
 TROUBLESHOOTING_DOCS = "https://submariner.io/operations/troubleshooting/"
-SERVICE_DISCOVERY_DOCS = "https://submariner.io/getting-started/architecture/service-discovery/"
+
 
 GATEWAY_DAEMONSET = "submariner-gateway"
+
+
 ROUTEAGENT_DAEMONSET = "submariner-routeagent"
+
+
 METRICS_DAEMONSET = "submariner-metrics-proxy"
+
+
 GLOBALNET_DAEMONSET = "submariner-globalnet"
+
+
 LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
+
+
 LIGHTHOUSE_COREDNS = "submariner-lighthouse-coredns"
+
+
 OPERATOR_DEPLOYMENT = "submariner-operator"
-CLUSTER_EGRESS_NAME = "cluster-egress.submariner.io"
+
+
 BROKER_CRDS = (
     "clusters.submariner.io",
     "endpoints.submariner.io",
@@ -31,43 +47,6 @@ BROKER_CRDS = (
     "serviceexports.multicluster.x-k8s.io",
     "serviceimports.multicluster.x-k8s.io",
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by the Submariner and data-plane checks
-# ---------------------------------------------------------------------------------------------
-def reads(*groups: Iterable[R.Resource]) -> tuple[R.Resource, ...]:
-    """Concatenate resource tuples, each resource once, first occurrence order."""
-    out: list[R.Resource] = []
-    for group in groups:
-        for res in group:
-            if res not in out:
-                out.append(res)
-    return tuple(out)
-
-
-class Findings:
-    """Problems (fail) and warnings (warn) met by a check, each with its hint; turned into one outcome."""
-
-    def __init__(self) -> None:
-        self.problems: list[tuple[str, str]] = []
-        self.warnings: list[tuple[str, str]] = []
-
-    def fail(self, message: str, hint: str) -> None:
-        """Record a failure."""
-        self.problems.append((message, hint))
-
-    def warn(self, message: str, hint: str) -> None:
-        """Record a warning."""
-        self.warnings.append((message, hint))
-
-    def outcome(self, check: Check, ok: str, **details: Any) -> Outcome:
-        """Fail with every problem, else warn with every warning, else pass with ``ok``."""
-        for items, make in ((self.problems, check.fail), (self.warnings, check.warn)):
-            if items:
-                hints = list(dict.fromkeys(h for _, h in items if h))
-                return make("; ".join(m for m, _ in items), hint=" ".join(hints) or None, **details)
-        return check.passed(ok, **details)
 
 
 def expected_peers(ctx: CheckContext, view: ClusterView) -> tuple[dict[str, str], list[str]]:
@@ -79,14 +58,14 @@ def expected_peers(ctx: CheckContext, view: ClusterView) -> tuple[dict[str, str]
             notes.append(f"{peer.name} not compared: unreachable")
             continue
         try:
-            provider = peer.fact(facts.detect_provider)
+            provider = peer.fact(cluster.detect_provider)
         except ResourceUnavailable as exc:
             notes.append(f"{peer.name} not compared: {exc.message}")
             continue
         if provider != "submariner":
             notes.append(f"{peer.name} not compared: provider {provider}")
             continue
-        peers[facts.cluster_id_of(peer)] = peer.name
+        peers[submariner.cluster_id_of(peer)] = peer.name
     return peers, notes
 
 
@@ -95,17 +74,10 @@ def who(cluster_id: str, name: str) -> str:
     return cluster_id if cluster_id == name else f"{cluster_id} ({name})"
 
 
-def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {str(c.get("type")): c for c in ((obj.get("status") or {}).get("conditions") or []) if c.get("type")}
-
-
 def _quote(message: Any) -> str:
     return f': "{message}"' if message else ""
 
 
-# ---------------------------------------------------------------------------------------------
-# Components
-# ---------------------------------------------------------------------------------------------
 class SubmarinerDeployment(Check):
     """Submariner's DaemonSets and Deployments have every pod ready; exactly one gateway pod is active."""
 
@@ -113,13 +85,13 @@ class SubmarinerDeployment(Check):
     title = "Submariner components ready"
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
-    reads = reads((R.PODS, R.DAEMONSETS, R.DEPLOYMENTS), facts.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.PODS, R.DAEMONSETS, R.DEPLOYMENTS), submariner.SUBMARINER_SETTINGS_READS)
     hint = "Inspect the failing pods (kubectl -n submariner-operator describe pod NAME; kubectl logs NAME --previous)."
     docs = TROUBLESHOOTING_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster
-        settings = view.fact(facts.submariner_settings)
+        settings = view.fact(submariner.submariner_settings)
         ns = settings.namespace
         pods = [p for p in view.list(R.PODS) if meta(p).get("namespace") == ns]
         daemonsets = {meta(d).get("name"): d for d in view.list(R.DAEMONSETS) if meta(d).get("namespace") == ns}
@@ -141,16 +113,16 @@ class SubmarinerDeployment(Check):
                     found.fail(f"{kind} {ns}/{name} not found", missing_hint)
                     continue
                 checked.append(f"{kind} {ns}/{name}")
-                problems, warnings = facts.workload_readiness(obj, pods)
+                problems, warnings = objects.workload_readiness(obj, pods)
                 for p in problems:
                     found.fail(p, pod_hint)
                 for w in warnings:
                     found.warn(w + " (unstable)", pod_hint)
-                seen_pods.update(qualname(p) for p in facts.owned_pods(pods, obj))
+                seen_pods.update(qualname(p) for p in objects.workload_pods(obj, pods))
         for pod in pods:
             if qualname(pod) in seen_pods:
                 continue
-            st = facts.pod_state(pod)
+            st = objects.pod_state(pod)
             if st.problem:
                 found.fail(st.problem, pod_hint)
             elif st.warning:
@@ -158,8 +130,8 @@ class SubmarinerDeployment(Check):
         active = sorted(
             qualname(p)
             for p in pods
-            if facts.labels(p).get("gateway.submariner.io/status") == "active"
-            and facts.labels(p).get("app", GATEWAY_DAEMONSET) == GATEWAY_DAEMONSET
+            if objects.labels(p).get("gateway.submariner.io/status") == "active"
+            and objects.labels(p).get("app", GATEWAY_DAEMONSET) == GATEWAY_DAEMONSET
         )
         if not active and GATEWAY_DAEMONSET in daemonsets:
             found.fail(
@@ -182,9 +154,6 @@ class SubmarinerDeployment(Check):
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Endpoints and broker
-# ---------------------------------------------------------------------------------------------
 class SubmarinerEndpoints(Check):
     """Exactly one local Endpoint, a remote Endpoint for every other given cluster, no shared public IP with NAT."""
 
@@ -192,7 +161,7 @@ class SubmarinerEndpoints(Check):
     title = "Submariner Endpoints"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
-    reads = reads((R.SUBMARINER_ENDPOINTS,), facts.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.SUBMARINER_ENDPOINTS,), submariner.SUBMARINER_SETTINGS_READS)
     docs = TROUBLESHOOTING_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -200,8 +169,8 @@ class SubmarinerEndpoints(Check):
         items = view.optional(R.SUBMARINER_ENDPOINTS)
         if items is None:
             return self.skip("endpoints.submariner.io CRD not installed")
-        ns = facts.submariner_namespace(view)
-        local_id = facts.cluster_id_of(view)
+        ns = submariner.submariner_namespace(view)
+        local_id = submariner.cluster_id_of(view)
         endpoints = [e for e in items if meta(e).get("namespace") == ns]
         found = Findings()
         local = [e for e in endpoints if (e.get("spec") or {}).get("cluster_id") == local_id]
@@ -246,7 +215,7 @@ class SubmarinerEndpoints(Check):
             for e in endpoints
         }
         loc = local[0] if local else {}
-        ok = f"local Endpoint {qualname(loc) if loc else '?'} ({facts.endpoint_ip(loc.get('spec') or {})})"
+        ok = f"local Endpoint {qualname(loc) if loc else '?'} ({submariner.endpoint_ip(loc.get('spec') or {})})"
         if peers:
             ok += f"; remote Endpoints for {', '.join(sorted(peers))}"
         return found.outcome(self, ok, endpoints=summary, expected_peers=sorted(peers), notes=notes)
@@ -259,13 +228,13 @@ class BrokerClusters(Check):
     title = "Broker: joined clusters and CRDs"
     tags = frozenset({"passive", "submariner"})
     # No provider filter: a broker-only cluster (helm broker chart, no Submariner CR) is still checked.
-    reads = reads((R.NAMESPACES, R.SUBMARINER_CLUSTERS, R.CRDS), facts.PROVIDER_READS)
+    reads = reads((R.NAMESPACES, R.SUBMARINER_CLUSTERS, R.CRDS), cluster.PROVIDER_READS)
     docs = "https://submariner.io/getting-started/architecture/broker/"
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster
-        if view.find(R.NAMESPACES, facts.BROKER_NS) is None:
-            return self.skip(f"no broker here (namespace {facts.BROKER_NS} absent)")
+        if view.find(R.NAMESPACES, submariner.BROKER_NS) is None:
+            return self.skip(f"no broker here (namespace {submariner.BROKER_NS} absent)")
         found = Findings()
         crds = {meta(c).get("name") for c in view.list(R.CRDS)}
         missing_crds = [c for c in BROKER_CRDS if c not in crds]
@@ -273,7 +242,7 @@ class BrokerClusters(Check):
             found.fail(
                 f"broker CRD(s) missing: {', '.join(missing_crds)}",
                 "Re-install the broker (helm upgrade --install submariner-k8s-broker submariner-latest/submariner-k8s-broker "
-                f"-n {facts.BROKER_NS}, or subctl deploy-broker) so that its CRDs are created.",
+                f"-n {submariner.BROKER_NS}, or subctl deploy-broker) so that its CRDs are created.",
             )
         clusters = view.optional(R.SUBMARINER_CLUSTERS)
         joined: list[str] = []
@@ -284,34 +253,31 @@ class BrokerClusters(Check):
             joined = sorted(
                 str((c.get("spec") or {}).get("cluster_id") or meta(c).get("name"))
                 for c in clusters
-                if meta(c).get("namespace") == facts.BROKER_NS
+                if meta(c).get("namespace") == submariner.BROKER_NS
             )
         expected: dict[str, str] = {}
         notes: list[str] = []
-        if view.fact(facts.detect_provider) == "submariner":
-            expected[facts.cluster_id_of(view)] = view.name
+        if view.fact(cluster.detect_provider) == "submariner":
+            expected[submariner.cluster_id_of(view)] = view.name
         peers, notes = expected_peers(ctx, view)
         expected.update(peers)
         if clusters is not None:
             for cid, name in sorted(expected.items()):
                 if cid not in joined:
                     found.fail(
-                        f"cluster {who(cid, name)} has no clusters.submariner.io in {facts.BROKER_NS}",
+                        f"cluster {who(cid, name)} has no clusters.submariner.io in {submariner.BROKER_NS}",
                         f"Join {name} to this broker (check its Submariner CR's broker, brokerK8sApiServer and "
                         f"brokerK8sRemoteNamespace) and read its gateway logs for broker errors.",
                     )
         return found.outcome(
             self,
-            f"broker {facts.BROKER_NS}: clusters {', '.join(joined) or 'none'} joined; broker CRDs present",
+            f"broker {submariner.BROKER_NS}: clusters {', '.join(joined) or 'none'} joined; broker CRDs present",
             joined=joined,
             expected=sorted(expected),
             notes=notes,
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Connections
-# ---------------------------------------------------------------------------------------------
 class GatewayConnections(Check):
     """An active Gateway exists and has a `connected` connection to every other given cluster."""
 
@@ -319,7 +285,7 @@ class GatewayConnections(Check):
     title = "Gateway connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
-    reads = reads(facts.GATEWAY_READS, facts.SUBMARINER_SETTINGS_READS)
+    reads = reads(submariner.GATEWAY_READS, submariner.SUBMARINER_SETTINGS_READS)
     docs = TROUBLESHOOTING_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -327,9 +293,9 @@ class GatewayConnections(Check):
         gateways = view.optional(R.SUBMARINER_GATEWAYS)
         if gateways is None:
             return self.skip("gateways.submariner.io CRD not installed")
-        ns = facts.submariner_namespace(view)
+        ns = submariner.submariner_namespace(view)
         logs = f"kubectl -n {ns} logs ds/{GATEWAY_DAEMONSET}"
-        active = view.fact(facts.active_gateway)
+        active = view.fact(submariner.active_gateway)
         if active is None or active.gateway is None:
             states = ", ".join(
                 f"{qualname(g)} {(g.get('status') or {}).get('haStatus') or 'no status'}"
@@ -372,7 +338,7 @@ class GatewayConnections(Check):
             if state == "connected":
                 continue
             ep = conn.get("endpoint") or {}
-            where = f"cable {ep.get('cable_name')}, {conn.get('usingIP') or facts.endpoint_ip(ep)}"
+            where = f"cable {ep.get('cable_name')}, {conn.get('usingIP') or submariner.endpoint_ip(ep)}"
             found.fail(
                 f"Gateway {qualname(gw)} connection to cluster {cid} ({where}) is {state}{_quote(conn.get('statusMessage'))}",
                 firewall if state in ("connecting", "error") else
@@ -395,7 +361,7 @@ class RouteAgentConnections(Check):
     title = "Route agent connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
-    reads = reads((R.SUBMARINER_ROUTEAGENTS, R.NODES), facts.GATEWAY_READS, facts.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.SUBMARINER_ROUTEAGENTS, R.NODES), submariner.GATEWAY_READS, submariner.SUBMARINER_SETTINGS_READS)
     docs = "https://submariner.io/getting-started/architecture/route-agent/"
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -403,7 +369,7 @@ class RouteAgentConnections(Check):
         agents = view.optional(R.SUBMARINER_ROUTEAGENTS)
         if agents is None:
             return self.skip("routeagents.submariner.io CRD not installed")
-        ns = facts.submariner_namespace(view)
+        ns = submariner.submariner_namespace(view)
         agents = [a for a in agents if meta(a).get("namespace") in (ns, None)]
         if not agents:
             return self.warn(
@@ -411,9 +377,9 @@ class RouteAgentConnections(Check):
                 hint=f"Check that DaemonSet {ns}/{ROUTEAGENT_DAEMONSET} runs on every node and read its logs.",
             )
         gateway_nodes = {
-            meta(n).get("name") for n in view.list(R.NODES) if facts.labels(n).get("submariner.io/gateway") == "true"
+            meta(n).get("name") for n in view.list(R.NODES) if objects.labels(n).get("submariner.io/gateway") == "true"
         }
-        active = view.fact(facts.active_gateway)
+        active = view.fact(submariner.active_gateway)
         if active and active.node:
             gateway_nodes.add(active.node)
         peers, notes = expected_peers(ctx, view)
@@ -463,210 +429,3 @@ class RouteAgentConnections(Check):
             gateway_nodes=sorted(gateway_nodes),
             notes=notes,
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Globalnet and services
-# ---------------------------------------------------------------------------------------------
-def _exported_services(view: ClusterView) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(ServiceExport, its Service or None) for every export of the cluster."""
-    exports = view.optional(R.SERVICE_EXPORTS) or []
-    out = []
-    for exp in sorted(exports, key=qualname):
-        out.append((exp, view.find(R.SERVICES, meta(exp).get("name"), meta(exp).get("namespace"))))
-    return out
-
-
-class Globalnet(Check):
-    """With Globalnet: the cluster egress IPs are allocated and every exported ClusterIP Service has a global IP."""
-
-    id = "globalnet"
-    title = "Globalnet IP allocation"
-    tags = frozenset({"passive", "submariner"})
-    providers = SUBMARINER
-    reads = reads(
-        (R.CLUSTER_GLOBAL_EGRESS_IPS, R.GLOBAL_INGRESS_IPS, R.SERVICE_EXPORTS, R.SERVICES),
-        facts.SUBMARINER_SETTINGS_READS,
-    )
-    docs = "https://submariner.io/getting-started/architecture/globalnet/"
-
-    def run(self, ctx: CheckContext) -> Outcome:
-        view = ctx.cluster
-        settings = view.fact(facts.submariner_settings)
-        if not settings.globalnet:
-            return self.skip("Globalnet is off (no global CIDR)")
-        egress = view.optional(R.CLUSTER_GLOBAL_EGRESS_IPS)
-        if egress is None:
-            return self.skip("clusterglobalegressips.submariner.io CRD not installed")
-        ns = settings.namespace
-        logs = f"kubectl -n {ns} logs ds/{GLOBALNET_DAEMONSET}"
-        found = Findings()
-        cluster_egress = next((e for e in egress if meta(e).get("name") == CLUSTER_EGRESS_NAME), None)
-        egress_ips: list[str] = []
-        if cluster_egress is None:
-            found.fail(f"ClusterGlobalEgressIP {CLUSTER_EGRESS_NAME} not found", f"Check that Globalnet runs ({logs}).")
-        else:
-            egress_ips = list((cluster_egress.get("status") or {}).get("allocatedIPs") or [])
-            if not egress_ips:
-                cond = _conditions(cluster_egress).get("Allocated") or {}
-                found.fail(
-                    f"ClusterGlobalEgressIP {CLUSTER_EGRESS_NAME} has no allocated IPs{_quote(cond.get('message'))}",
-                    f"Check that the global CIDR {', '.join(settings.global_cidrs)} has free addresses and read the Globalnet logs ({logs}).",
-                )
-        ingress = view.optional(R.GLOBAL_INGRESS_IPS) or []
-        allocated: dict[str, str] = {}
-        for _exp, svc in _exported_services(view):
-            if svc is None:
-                continue
-            spec = svc.get("spec") or {}
-            if spec.get("type", "ClusterIP") != "ClusterIP" or spec.get("clusterIP") in (None, "None"):
-                continue
-            ns_svc, name = meta(svc).get("namespace"), meta(svc).get("name")
-            gip = next(
-                (
-                    g
-                    for g in ingress
-                    if meta(g).get("namespace") == ns_svc
-                    and (g.get("spec") or {}).get("target") == "ClusterIPService"
-                    and ((g.get("spec") or {}).get("serviceRef") or {}).get("name") == name
-                ),
-                None,
-            )
-            if gip is None:
-                found.fail(
-                    f"exported Service {ns_svc}/{name} has no GlobalIngressIP",
-                    f"Globalnet has not processed the export: read the Globalnet logs ({logs}).",
-                )
-            elif not (gip.get("status") or {}).get("allocatedIP"):
-                cond = _conditions(gip).get("Allocated") or {}
-                found.fail(
-                    f"GlobalIngressIP {qualname(gip)} for Service {ns_svc}/{name} has no allocated IP{_quote(cond.get('message'))}",
-                    f"Check that the global CIDR has free addresses and read the Globalnet logs ({logs}).",
-                )
-            else:
-                allocated[f"{ns_svc}/{name}"] = gip["status"]["allocatedIP"]
-        return found.outcome(
-            self,
-            f"cluster egress IPs {', '.join(egress_ips)} allocated; {len(allocated)} exported Service(s) have global IPs",
-            global_cidrs=settings.global_cidrs,
-            egress_ips=egress_ips,
-            ingress_ips=allocated,
-        )
-
-
-class ServiceExports(Check):
-    """Every ServiceExport is Valid and Ready (or legacy Synced), without Conflict, and its Service exists."""
-
-    id = "service-exports"
-    title = "ServiceExports valid and ready"
-    tags = frozenset({"passive", "submariner"})
-    providers = SUBMARINER
-    reads = reads((R.SERVICE_EXPORTS, R.SERVICES), facts.SUBMARINER_SETTINGS_READS)
-    docs = SERVICE_DISCOVERY_DOCS
-
-    def run(self, ctx: CheckContext) -> Outcome:
-        view = ctx.cluster
-        if view.optional(R.SERVICE_EXPORTS) is None:
-            return self.skip("serviceexports.multicluster.x-k8s.io CRD not installed")
-        ns = facts.submariner_namespace(view)
-        agent_logs = f"kubectl -n {ns} logs deploy/{LIGHTHOUSE_AGENT}"
-        found = Findings()
-        exports = _exported_services(view)
-        if not exports:
-            return self.skip(f"no ServiceExport in {view.name}: nothing is exported from it")
-        states: dict[str, Any] = {}
-        for exp, svc in exports:
-            name = qualname(exp)
-            conds = _conditions(exp)
-            states[name] = {t: c.get("status") for t, c in conds.items()}
-            if svc is None:
-                found.fail(
-                    f"ServiceExport {name} exports a Service that does not exist",
-                    f"Create Service {name} or delete the ServiceExport (kubectl -n {meta(exp).get('namespace')} delete serviceexport {meta(exp).get('name')}).",
-                )
-                continue
-            valid = conds.get("Valid")
-            if valid is not None and valid.get("status") != "True":
-                found.fail(
-                    f"ServiceExport {name} is not Valid ({valid.get('reason') or valid.get('status')}){_quote(valid.get('message'))}",
-                    f"Fix what the Valid condition says on Service {name} (e.g. its type: ExternalName cannot be exported), then check the Lighthouse agent logs ({agent_logs}).",
-                )
-                continue
-            conflict = conds.get("Conflict")
-            if conflict is not None and conflict.get("status") == "True":
-                found.fail(
-                    f"ServiceExport {name} is in Conflict ({conflict.get('reason')}){_quote(conflict.get('message'))}",
-                    f"Make the Service {name} the same (ports, type) in every cluster that exports it.",
-                )
-                continue
-            ready = conds.get("Ready") or conds.get("Synced")
-            if valid is None and ready is None:
-                found.fail(
-                    f"ServiceExport {name} has no status conditions: the Lighthouse agent has not processed it",
-                    f"Check that Deployment {ns}/{LIGHTHOUSE_AGENT} runs and read its logs ({agent_logs}).",
-                )
-            elif ready is None or ready.get("status") != "True":
-                found.fail(
-                    f"ServiceExport {name} is not Ready" + (f" ({ready.get('reason')}){_quote(ready.get('message'))}" if ready else ""),
-                    f"The export has not reached the broker: read the Lighthouse agent logs ({agent_logs}).",
-                )
-        ok = f"{len(exports)} ServiceExport(s) Valid and Ready: {', '.join(qualname(e) for e, _ in exports)}"
-        return found.outcome(self, ok, exports=states)
-
-
-class ServiceImports(Check):
-    """Every service exported in A has an aggregated ServiceImport `<ns>/<svc>` in B listing A."""
-
-    id = "service-imports"
-    title = "Exported services imported by the peer"
-    scope = Scope.ORDERED_PAIR
-    tags = frozenset({"passive", "submariner", "inter-cluster"})
-    providers = SUBMARINER
-    reads = reads((R.SERVICE_EXPORTS, R.SERVICE_IMPORTS, R.NAMESPACES, R.SERVICES), facts.SUBMARINER_SETTINGS_READS)
-    docs = SERVICE_DISCOVERY_DOCS
-
-    def run(self, ctx: CheckContext) -> Outcome:
-        a, b = ctx.a, ctx.b
-        exports = a.optional(R.SERVICE_EXPORTS)
-        if exports is None:
-            return self.skip(f"serviceexports.multicluster.x-k8s.io CRD not installed in {a.name}")
-        if not exports:
-            return self.skip(f"{a.name} exports no service: nothing to import in {b.name}")
-        imports = b.optional(R.SERVICE_IMPORTS)
-        if imports is None:
-            return self.skip(f"serviceimports.multicluster.x-k8s.io CRD not installed in {b.name}")
-        a_id = facts.cluster_id_of(a)
-        namespaces = {meta(n).get("name") for n in b.list(R.NAMESPACES)}
-        ns_b = facts.submariner_namespace(b)
-        found = Findings()
-        listed: dict[str, list[str]] = {}
-        for exp in sorted(exports, key=qualname):
-            ns, name = meta(exp).get("namespace"), meta(exp).get("name")
-            imp = next((i for i in imports if meta(i).get("namespace") == ns and meta(i).get("name") == name), None)
-            if imp is None:
-                if ns not in namespaces:
-                    found.fail(
-                        f"no ServiceImport {ns}/{name} in {b.name}: namespace {ns} does not exist there",
-                        f"Create namespace {ns} in {b.name} (kubectl create namespace {ns}): Lighthouse imports services only into existing namespaces.",
-                    )
-                else:
-                    found.fail(
-                        f"no ServiceImport {ns}/{name} in {b.name} for the service exported by {a.name}",
-                        f"Check that the ServiceExport {ns}/{name} in {a.name} is Ready and read the Lighthouse agent logs in both "
-                        f"clusters (kubectl -n {ns_b} logs deploy/{LIGHTHOUSE_AGENT}).",
-                    )
-                continue
-            clusters = [str(c.get("cluster")) for c in ((imp.get("status") or {}).get("clusters") or [])]
-            listed[qualname(imp)] = clusters
-            if a_id not in clusters:
-                found.fail(
-                    f"ServiceImport {qualname(imp)} in {b.name} lists clusters [{', '.join(clusters)}] but not {a_id}",
-                    f"The export from {a.name} has not reached {b.name}: read the Lighthouse agent logs in both clusters "
-                    f"(kubectl -n {ns_b} logs deploy/{LIGHTHOUSE_AGENT}).",
-                )
-        return found.outcome(
-            self,
-            f"{len(exports)} service(s) exported by {a.name} imported in {b.name}: {', '.join(sorted(listed))}",
-            imports=listed,
-        )
-

@@ -11,14 +11,15 @@ raises to the runner on purpose: the runner turns anything it raises into an
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from mcdiag.resources import Resource
-    from mcdiag.view import ClusterView
+    from mcdiag.gather.resources import Resource
+    from mcdiag.gather.view import ClusterView
 
 
 class Status(enum.StrEnum):
@@ -34,6 +35,14 @@ class Status(enum.StrEnum):
     def is_problem(self) -> bool:
         """True for the statuses that make ``mcdiag`` exit 1."""
         return self in (Status.FAIL, Status.ERROR)
+
+    @property
+    def symbol(self) -> str:
+        """The terminal's mark for this status (colour-blind safe: each status has its own)."""
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {Status.PASS: "✓", Status.WARN: "⚠", Status.FAIL: "✗", Status.ERROR: "✗", Status.SKIP: "–"}
 
 
 class Scope(enum.StrEnum):
@@ -54,7 +63,6 @@ KNOWN_TAGS = (
     "submariner",
     "netmaker",
 )
-PROVIDER_TAGS = frozenset({"submariner", "netmaker"})
 
 
 def target_label(clusters: tuple[str, ...], scope: Scope) -> str:
@@ -151,6 +159,47 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass
+class RunReport:
+    """Everything a report writer needs: cluster facts, results, the summary and the run's notes."""
+
+    started: datetime
+    duration_s: float
+    clusters: list[dict[str, Any]]
+    results: list[Result]
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Count of results per status (every status present, zero or not)."""
+        counts = {s.value: 0 for s in Status}
+        for r in self.results:
+            counts[r.status.value] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0 with no fail and no error, else 1."""
+        return 1 if any(r.status.is_problem for r in self.results) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (CHECKS.md)."""
+        from mcdiag import __version__
+
+        return {
+            "tool": "mcdiag",
+            "version": __version__,
+            "started": self.started.isoformat(timespec="seconds"),
+            "duration_s": round(self.duration_s, 3),
+            "interrupted": self.interrupted,
+            "clusters": self.clusters,
+            "results": [r.to_dict() for r in self.results],
+            "summary": self.summary,
+            "notes": self.notes,
+        }
+
+
 class CheckContext:
     """What a check sees: the view(s) of its target, every view, and the run options.
 
@@ -245,6 +294,12 @@ class Check:
         """The check could not decide."""
         return Outcome(Status.ERROR, reason, hint, details)
 
+    def before_install(self, outcome: Outcome, provider: str) -> Outcome:
+        """A failed prerequisite is a warning while the provider is not installed yet (``none``): fix it first."""
+        if outcome.status is Status.FAIL and provider == "none":
+            return self.warn(outcome.message + " (Submariner is not installed yet)", hint=outcome.hint, **dict(outcome.details))
+        return outcome
+
     @classmethod
     def description(cls) -> str:
         """The first line of the class docstring."""
@@ -270,3 +325,37 @@ def _tag_order(tag: str) -> tuple[int, str]:
 def sorted_tags(tags: frozenset[str] | set[str]) -> tuple[str, ...]:
     """Tags in their canonical order."""
     return tuple(sorted(tags, key=_tag_order))
+
+
+def reads(*groups: Iterable[Resource]) -> tuple[Resource, ...]:
+    """Concatenate the ``reads`` of facts and checks, each resource once, first occurrence order."""
+    out: list[Resource] = []
+    for group in groups:
+        for res in group:
+            if res not in out:
+                out.append(res)
+    return tuple(out)
+
+
+class Findings:
+    """Problems (fail) and warnings (warn) met by a check, each with its hint; turned into one outcome."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
+
+    def fail(self, message: str, hint: str) -> None:
+        """Record a failure."""
+        self.problems.append((message, hint))
+
+    def warn(self, message: str, hint: str) -> None:
+        """Record a warning."""
+        self.warnings.append((message, hint))
+
+    def outcome(self, check: Check, ok: str, **details: Any) -> Outcome:
+        """Fail with every problem, else warn with every warning, else pass with ``ok``."""
+        for items, make in ((self.problems, check.fail), (self.warnings, check.warn)):
+            if items:
+                hints = list(dict.fromkeys(h for _, h in items if h))
+                return make("; ".join(m for m, _ in items), hint=" ".join(hints) or None, **details)
+        return check.passed(ok, **details)

@@ -23,133 +23,92 @@ from typing import Any
 import pytest
 
 from mcdiag.errors import UsageError
-from mcdiag.model import KNOWN_TAGS, Check, Result, Scope, Status, target_label
-from mcdiag.registry import resolve
-from mcdiag.runner import Runner, Task, cluster_info, plan
-from mcdiag.session import (
-    DEFAULT_REQUEST_TIMEOUT,
-    PROVIDERS,
-    Options,
-    gate_checks,
-    load_views,
-    reads_of,
-    resolve_names,
-)
-from mcdiag.view import ClusterView
+from mcdiag.model import KNOWN_TAGS, Check, Result, RunReport, Scope, Status, target_label
+from mcdiag.run.options import FLAGS, Flag, Options
+from mcdiag.run.runner import plan
+from mcdiag.run.session import Session, cluster_names
 
 NAMES_KEY = "mcdiag_cluster_names"
 _state_key = pytest.StashKey["_State"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Options in a ``mcdiag`` group."""
+    """Options in a ``mcdiag`` group, spelled ``--mcdiag-*`` and settable as ``mcdiag_*`` ini keys."""
     g = parser.getgroup("mcdiag", "mcdiag: inter-cluster network checks as tests")
-    g.addoption("--kubeconfig", help="kubeconfig of the local cluster")
-    g.addoption("--context", help="context in --kubeconfig")
-    g.addoption("--remote-kubeconfig", help="kubeconfig of the remote cluster")
-    g.addoption("--remote-context", help="context in --remote-kubeconfig")
-    g.addoption("--mcdiag-cluster", action="append", default=[], metavar="NAME=PATH[:CONTEXT]", help="a named cluster (repeat)")
-    g.addoption("--mcdiag-provider", choices=PROVIDERS, help="override provider detection")
-    g.addoption("--mcdiag-passive", action="store_true", help="only passive checks (API reads only)")
-    g.addoption("--mcdiag-request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="seconds per API request")
-    g.addoption("--mcdiag-check-timeout", type=float, default=None, help="seconds per check")
-    g.addoption("--pod-cidr", action="append", default=[], metavar="[CLUSTER=]CIDR", help="pod CIDR override")
-    g.addoption("--service-cidr", action="append", default=[], metavar="[CLUSTER=]CIDR", help="service CIDR override")
-    g.addoption("--netmaker-subnet", action="append", default=[], metavar="CIDR", help="Netmaker network subnet")
-    g.addoption("--mcdiag-report-dir", default=None, help="also write mcdiag's JSON/JUnit/HTML reports here")
-    g.addoption("--mcdiag-service", metavar="NS/NAME", help="exported service to probe (default: a temporary echo service)")
-    g.addoption("--mcdiag-max-rtt", type=float, default=100.0, metavar="MS", help="latency warns above this RTT")
-    g.addoption("--mcdiag-image", help="probe pod image (default: mcdiag's probe image)")
-    g.addoption("--mcdiag-image-repository", metavar="REPO", help="registry mirror for the probe image")
-    g.addoption("--mcdiag-probe-namespace", default="mcdiag-probes", metavar="NS", help="namespace for probe pods")
-    g.addoption("--mcdiag-probe-start-timeout", type=float, default=60.0, metavar="S", help="seconds a probe pod may take to start")
+    for f in FLAGS:
+        if not f.in_pytest:
+            continue
+        kwargs: dict[str, Any] = {"dest": _dest(f), "help": f"{f.help} (ini: {_dest(f)})"}
+        if f.kind is bool:
+            kwargs["action"] = "store_true"
+            kwargs["default"] = None
+        elif f.kind is list:
+            kwargs.update(action="append", default=None)
+        else:
+            kwargs.update(type=f.kind, default=None)
+        if f.metavar:
+            kwargs["metavar"] = f.metavar
+        if f.choices:
+            kwargs["choices"] = f.choices
+        g.addoption(f.pytest_flag, *f.pytest_aliases, **kwargs)
+        parser.addini(_dest(f), f.help, type="linelist" if f.kind is list else "string", default=None)
+    g.addoption("--mcdiag-report-dir", dest="mcdiag_report_dir", default=None, help="also write mcdiag's JSON/JUnit/HTML reports here")
+    parser.addini("mcdiag_report_dir", "also write mcdiag's reports here", default=None)
+
+
+def _dest(f: Flag) -> str:
+    return "mcdiag_" + f.dest
 
 
 def _options(config: pytest.Config) -> Options:
-    get = config.getoption
-    return Options(
-        kubeconfig=get("kubeconfig"),
-        context=get("context"),
-        remote_kubeconfig=get("remote_kubeconfig"),
-        remote_context=get("remote_context"),
-        cluster=list(get("mcdiag_cluster") or []),
-        provider=get("mcdiag_provider"),
-        passive=bool(get("mcdiag_passive")),
-        request_timeout=get("mcdiag_request_timeout"),
-        pod_cidr=list(get("pod_cidr") or []),
-        service_cidr=list(get("service_cidr") or []),
-        netmaker_subnet=list(get("netmaker_subnet") or []),
-        max_rtt=get("mcdiag_max_rtt"),
-        service=get("mcdiag_service"),
-        image=get("mcdiag_image"),
-        image_repository=get("mcdiag_image_repository"),
-    )
+    """The run's :class:`Options`: command-line flags first, then ini keys, then the defaults."""
+    values: dict[str, Any] = {}
+    for f in FLAGS:
+        if not f.in_pytest:
+            continue
+        value = config.getoption(_dest(f))
+        if value is None:
+            value = _ini(config, f)
+        if value is not None:
+            values[f.dest] = value
+    return Options(**values)
 
 
-def _enabled(config: pytest.Config) -> bool:
-    get = config.getoption
-    return bool(get("kubeconfig") or get("remote_kubeconfig") or get("mcdiag_cluster") or get("context"))
+def _ini(config: pytest.Config, f: Flag) -> Any:
+    raw = config.getini(_dest(f))
+    if raw in (None, "", []):
+        return None
+    if f.kind is list:
+        return list(raw)
+    if f.kind is bool:
+        return str(raw).strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return f.kind(raw)
+    except ValueError:
+        raise pytest.UsageError(f"mcdiag: ini key {_dest(f)} = {raw!r} is not a {f.kind.__name__}") from None
+
+
+def _enabled(options: Options) -> bool:
+    return options.gives_clusters
 
 
 @dataclass
 class _State:
-    """Per-process state: views are loaded once per worker; each gate runs once per cluster."""
+    """Per-process state: one :class:`Session`, started on first use (each worker loads the clusters once)."""
 
     options: Options
     names: list[str]
     checks: list[type[Check]]
-    gates: list[type[Check]]
-    views: list[ClusterView] | None = None
-    runner: Runner | None = None
-    gated: dict[int, Any] = field(default_factory=dict)
-    results: list[Result] = field(default_factory=list)
+    session: Session
+    started: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    usage_error: str | None = None
-    #: The probe executor of this process (controller or xdist worker), when active checks are collected.
-    executor: Any = None
-    probe_namespace: str = "mcdiag-probes"
-    probe_start_timeout: float = 60.0
-    #: What this process learnt about each cluster (reports show it), worked out once per cluster.
-    infos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def cluster_info(self, view: ClusterView) -> dict[str, Any]:
+    def start(self) -> Session:
         with self.lock:
-            if view.name not in self.infos:
-                self.infos[view.name] = cluster_info(view, self.runner.options if self.runner else {})
-            return self.infos[view.name]
-
-    def setup(self) -> tuple[list[ClusterView], Runner]:
-        with self.lock:
-            if self.views is None:
-                specs = self.options.specs()
-                for spec, name in zip(specs, self.names, strict=True):
-                    spec.name, spec.explicit_name = name, True
-                self.views = load_views(specs, self.options)
-                if any("active" in c.tags for c in self.checks):
-                    from mcdiag.active.executor import ProbeExecutor
-
-                    self.executor = ProbeExecutor(
-                        {v.name: v.source for v in self.views},
-                        image=self.options.image,
-                        image_repository=self.options.image_repository,
-                        namespace=self.probe_namespace,
-                        start_timeout=self.probe_start_timeout,
-                    )
-                self.runner = Runner(self.views, self.options.check_options(self.names), probes=self.executor)
-                self.runner.gate(self.gates)  # marks unreachable clusters; results re-used by the api-access items
-                wanted = reads_of(self.checks)
-                for view in self.views:
-                    if not view.unreachable:
-                        view.prefetch(wanted)
-            return self.views, self.runner
-
-
-def _resolve_names(options: Options) -> list[str]:
-    """Names as ``mcdiag all`` gives them (one bounded read per cluster for the Submariner id)."""
-    specs = options.specs()
-    views = load_views(specs, options)
-    resolve_names(views)
-    return [v.name for v in views]
+            if not self.started:
+                self.started = True
+                self.session.start(self.names)
+            return self.session
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -159,24 +118,19 @@ def pytest_configure(config: pytest.Config) -> None:
     _CLUSTERS.clear()
     for tag in KNOWN_TAGS:
         config.addinivalue_line("markers", f"{tag}: mcdiag checks tagged {tag}")
-    if not _enabled(config):
-        return
     options = _options(config)
-    reg = resolve()
-    state = _State(options, [], [], gate_checks(reg))
-    state.probe_namespace = config.getoption("mcdiag_probe_namespace")
-    state.probe_start_timeout = config.getoption("mcdiag_probe_start_timeout")
+    if not _enabled(options):
+        return
     try:
-        options.validate()
+        session = Session(options)
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None and NAMES_KEY in workerinput:
-            state.names = list(workerinput[NAMES_KEY])
+            names = list(workerinput[NAMES_KEY])
         else:
-            state.names = _resolve_names(options)
-        state.checks = [c for c in reg.checks if not options.passive or "passive" in c.tags]
+            names = cluster_names(options)
     except UsageError as exc:
         raise pytest.UsageError(f"mcdiag: {exc}") from None
-    config.stash[_state_key] = state
+    config.stash[_state_key] = _State(options, names, list(session.checks), session)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -235,12 +189,11 @@ class CheckItem(pytest.Item):
     def runtest(self) -> None:
         """Run the check through the shared runner; map its status onto pytest outcomes."""
         state: _State = self.config.stash[_state_key]
-        views, runner = state.setup()
-        by_name = {v.name: v for v in views}
-        task = Task(self.check, tuple(by_name[n] for n in self.clusters))
-        result = runner.run_task(task)  # api-access re-reads nothing: the view cached its answers
+        session = state.start()
+        result = session.run_task(self.check, self.clusters)  # a gate check's result is the gate's
         self.mcdiag_result = result
-        self.mcdiag_clusters = [state.cluster_info(by_name[n]) for n in self.clusters]
+        by_name = {v.name: v for v in session.views}
+        self.mcdiag_clusters = [session.cluster_info(by_name[n]) for n in self.clusters]
         self.user_properties.append(("status", result.status.value))
         self.user_properties.append(("message", result.message))
         if result.hint:
@@ -314,23 +267,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write mcdiag's own report files, from the controller only."""
     config = session.config
     state = config.stash.get(_state_key, None)
-    if state is not None and state.executor is not None:  # every process deletes the probe objects it made
+    if state is not None and state.started:  # every process deletes the probe objects it made
         import sys
 
-        for problem in state.executor.cleanup():
-            print(f"mcdiag: cleanup: {problem} (run `mcdiag cleanup --run-id {state.executor.run_id}`)", file=sys.stderr)
-    target = config.getoption("mcdiag_report_dir", None)
+        for note in state.session.close():
+            print(f"mcdiag: {note}", file=sys.stderr)
+    target = config.getoption("mcdiag_report_dir", None) or config.getini("mcdiag_report_dir")
     if not target or hasattr(config, "workerinput") or _state_key not in config.stash:
         return
     from datetime import UTC, datetime
 
     from mcdiag.reports import write_reports
-    from mcdiag.runner import RunReport
 
-    reg = resolve()
     results = list(_RESULTS)
-    state: _State = config.stash[_state_key]
-    order = {c.id: i for i, c in enumerate(reg.checks)}
+    state = config.stash[_state_key]
+    order = {c.id: i for i, c in enumerate(state.session.registry.checks)}
     position = {n: i for i, n in enumerate(state.names)}
     results.sort(key=lambda r: (order.get(r.check, len(order)), [position.get(c, 0) for c in r.clusters]))
     clusters = [_CLUSTERS.get(n, {"name": n}) for n in state.names]

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mcdiag.cli import main  # noqa: E402
-from mcdiag.crds import crds_for  # noqa: E402
-from mcdiag.emulator import ApiEmulator, load_objects  # noqa: E402
+from mcdiag.lab.crds import crds_for  # noqa: E402
+from mcdiag.lab.emulator import ApiEmulator, load_objects  # noqa: E402
 
 CALICO = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
 

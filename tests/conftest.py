@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mcdiag.crds import KNOWN, minimal_crd
-from mcdiag.emulator import ApiEmulator
+from mcdiag.lab.crds import KNOWN, minimal_crd
+from mcdiag.lab.emulator import ApiEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MCDIAG_SHARED", ROOT.parent / "shared"))
-FIXTURES = ROOT / "mcdiag" / "fixtures"
+FIXTURES = ROOT / "mcdiag" / "lab" / "fixtures"
 
 
 def real_crds() -> list[dict[str, Any]]:
@@ -198,8 +198,8 @@ class FakeSource:
 
 
 def fake_view(name: str, *objects: dict[str, Any], served: tuple[str, ...] = ()) -> Any:
-    """A :class:`~mcdiag.view.ClusterView` of ``objects`` named ``name``."""
-    from mcdiag.clusters import ClusterSpec
-    from mcdiag.view import ClusterView
+    """A :class:`~mcdiag.gather.view.ClusterView` of ``objects`` named ``name``."""
+    from mcdiag.gather.kubeconfig import ClusterSpec
+    from mcdiag.gather.view import ClusterView
 
     return ClusterView(ClusterSpec(None, name=name, explicit_name=True), FakeSource(list(objects), served))

@@ -202,7 +202,7 @@ def test_passive_run_and_one_list_per_kind(emulate, mcdiag):
 
 
 def test_pagination_follows_continue(emulate, mcdiag, monkeypatch):
-    from mcdiag import clusters as cluster_access
+    from mcdiag.gather import api as cluster_access
 
     monkeypatch.setattr(cluster_access, "PAGE_SIZE", 2)
     clusters = emulate({"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16", nodes=5), "west": DISJOINT["west"]})
@@ -220,7 +220,7 @@ def test_list_shows_checks():
 
 
 def test_redaction_of_objects():
-    from mcdiag.view import REDACTED, redact
+    from mcdiag.gather.redact import REDACTED, redact
 
     cr = {
         "kind": "Submariner",

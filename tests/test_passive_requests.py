@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import FIXTURES, PAIRS, fixture_objects
 
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
-#: fixture pair -> (directory under mcdiag/fixtures, cluster names, emulator options)
+#: fixture pair -> (directory under mcdiag/lab/fixtures, cluster names, emulator options)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +39,7 @@ def repeated_paths(emu) -> dict[str, int]:
 @pytest.mark.parametrize("pair", sorted(PAIRS))
 def test_passive_run_reads_each_list_once_and_writes_nothing(emulate, mcdiag, monkeypatch, pair, page_size):
     if page_size:
-        monkeypatch.setattr("mcdiag.clusters.PAGE_SIZE", page_size)
+        monkeypatch.setattr("mcdiag.gather.api.PAGE_SIZE", page_size)
     clusters = start_pair(emulate, pair)
     run = mcdiag("all", "--passive", *clusters.args())
     assert run.code in (0, 1) and run.json["results"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mcdiag.errors import ResourceUnavailable, UsageError
-from mcdiag.resources import Resource, core
-from mcdiag.snapshot import SnapshotSource, load_snapshot_views, read_manifest
+from mcdiag.gather.resources import Resource, core
+from mcdiag.gather.snapshot import SnapshotSource, load_snapshot_views, read_manifest
 from tests.conftest import FIXTURES, PAIRS, fixture_objects, pair_objects
 
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]

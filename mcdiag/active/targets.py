@@ -2,7 +2,7 @@
 
 Node choice (gateway = the active gateway node; non-gateway = another Ready
 node; node IP = InternalIP), the tunnel endpoint a peer's gateway is reached at
-(IP and UDP ports, with where each came from), the cluster DNS service, and the
+(IP and UDP ports, with where each came from), and the
 service and DNS name ``dns-clusterset`` / ``service-reachability`` probe. Like
 facts, they read only the resources listed in ``READS``.
 """
@@ -12,10 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcdiag import facts
-from mcdiag import resources as R
-from mcdiag.facts import annotations, labels, meta, qualname
-from mcdiag.view import ClusterView
+from mcdiag.facts import cluster, netmaker, objects, submariner
+from mcdiag.facts.objects import (
+    annotations,
+    env_value,
+    labels,
+    meta,
+    node_address,
+    node_name,
+    node_ready,
+    qualname,
+)
+from mcdiag.gather import resources as R
+from mcdiag.gather.view import ClusterView
 
 SUBMARINER_GATEWAY_LABEL = "submariner.io/gateway"
 NETMAKER_GATEWAY_LABEL = "gateway"
@@ -26,7 +35,7 @@ DEFAULT_WIREGUARD_PORT = 51821
 FLANNEL_PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
 FLANNEL_PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
 
-NODE_READS = (R.NODES, R.PODS) + facts.PROVIDER_READS + facts.GATEWAY_READS + (R.DEPLOYMENTS,)
+NODE_READS = (R.NODES, R.PODS) + cluster.PROVIDER_READS + submariner.GATEWAY_READS + (R.DEPLOYMENTS,)
 TUNNEL_READS = NODE_READS + (R.SUBMARINER_ENDPOINTS, R.SERVICEDISCOVERIES)
 SERVICE_READS = NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.GLOBAL_INGRESS_IPS, R.SERVICEDISCOVERIES)
 
@@ -34,25 +43,6 @@ SERVICE_READS = NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.GLOBAL_INGRESS_IP
 # ---------------------------------------------------------------------------------------------
 # Nodes
 # ---------------------------------------------------------------------------------------------
-def node_ready(node: dict[str, Any]) -> bool:
-    """The node's Ready condition is True."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def node_address(node: dict[str, Any], kind: str = "InternalIP") -> str | None:
-    """The node's first address of ``kind`` (``InternalIP``, ``ExternalIP``), or ``None``."""
-    for addr in (node.get("status") or {}).get("addresses") or []:
-        if addr.get("type") == kind and addr.get("address"):
-            return str(addr["address"])
-    return None
-
-
-def node_name(node: dict[str, Any] | None) -> str:
-    """The node's name (``?`` for none)."""
-    return str(meta(node or {}).get("name") or "?")
-
-
 @dataclass
 class NodeChoice:
     """A node to probe from or to, and why it was chosen (or why there is none)."""
@@ -82,10 +72,10 @@ def gateway_node(view: ClusterView) -> NodeChoice:
     labelled active), normally labelled ``submariner.io/gateway=true``. Netmaker: a Ready node
     labelled ``gateway=true``, preferably the one running ``netclient-gateway``.
     """
-    provider = view.fact(facts.detect_provider)
+    provider = view.fact(cluster.detect_provider)
     nodes = _nodes(view)
     if provider == "submariner":
-        active = facts.active_gateway(view)
+        active = submariner.active_gateway(view)
         if active is None or not active.node:
             return NodeChoice(None, "no active Submariner gateway (no Gateway with haStatus active, no gateway pod "
                                     "labelled gateway.submariner.io/status=active)")
@@ -105,7 +95,7 @@ def gateway_node(view: ClusterView) -> NodeChoice:
         running = {
             (p.get("spec") or {}).get("nodeName")
             for p in view.select(R.PODS, app="netclient-gateway")
-            if facts.pod_state(p).problem is None
+            if objects.pod_state(p).problem is None
         }
         for node in labelled:
             if node_name(node) in running:
@@ -160,22 +150,22 @@ def _port(value: Any) -> int | None:
 
 def local_endpoint(view: ClusterView) -> dict[str, Any] | None:
     """The cluster's own Submariner ``Endpoint`` (its cluster id; in the Submariner namespace first)."""
-    cid = facts.cluster_id_of(view)
-    ns = facts.submariner_namespace(view)
+    cid = submariner.cluster_id_of(view)
+    ns = submariner.submariner_namespace(view)
     mine = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cid]
     mine.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
     return mine[0] if mine else None
 
 
 def _endpoint_seen_by(view: ClusterView, cluster_id: str) -> dict[str, Any] | None:
-    ns = facts.submariner_namespace(view)
+    ns = submariner.submariner_namespace(view)
     found = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cluster_id]
     found.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
     return found[0] if found else None
 
 
 def _connection_to(view: ClusterView, cluster_id: str) -> dict[str, Any] | None:
-    active = facts.active_gateway(view)
+    active = submariner.active_gateway(view)
     gateway = active.gateway if active else None
     for conn in ((gateway or {}).get("status") or {}).get("connections") or []:
         if ((conn.get("endpoint") or {}).get("cluster_id")) == cluster_id:
@@ -189,7 +179,7 @@ def submariner_tunnel(a: ClusterView, b: ClusterView, b_gateway: NodeChoice) -> 
     Ports: ``udp-port`` and ``natt-discovery-port`` from B's gateway node label/annotation
     (``gateway.submariner.io/...``), else B's Endpoint ``backend_config``, else 4500 and 4490.
     """
-    b_id = facts.cluster_id_of(b)
+    b_id = submariner.cluster_id_of(b)
     endpoint = local_endpoint(b) or _endpoint_seen_by(a, b_id)
     spec = (endpoint or {}).get("spec") or {}
     config = spec.get("backend_config") or {}
@@ -210,7 +200,7 @@ def submariner_tunnel(a: ClusterView, b: ClusterView, b_gateway: NodeChoice) -> 
         return TunnelTarget(str(conn["usingIP"]), f"usingIP of {a.name}'s Gateway connection to {b_id}", ports)
     nat = spec.get("nat_enabled")
     if nat is None:
-        nat = a.fact(facts.submariner_settings).nat_enabled
+        nat = a.fact(submariner.submariner_settings).nat_enabled
     if nat and spec.get("public_ip"):
         return TunnelTarget(str(spec["public_ip"]), f"public_ip of Endpoint {qualname(endpoint)} (NAT on)", ports)
     if spec.get("private_ip"):
@@ -220,15 +210,6 @@ def submariner_tunnel(a: ClusterView, b: ClusterView, b_gateway: NodeChoice) -> 
     return TunnelTarget(None, f"no Endpoint of {b_id} and no InternalIP on {b_gateway.name}", ports)
 
 
-def _env_literal(workload: dict[str, Any], name: str) -> str | None:
-    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in spec.get("containers") or []:
-        for env in container.get("env") or []:
-            if env.get("name") == name and env.get("value") and "$" not in str(env["value"]):
-                return str(env["value"])
-    return None
-
-
 def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
     """B's Netmaker gateway: ExternalIP, else flannel's public-ip annotation, else InternalIP; the WireGuard port.
 
@@ -236,7 +217,7 @@ def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
     """
     port = TunnelPort(DEFAULT_WIREGUARD_PORT, "WireGuard", "default")
     for dep in sorted(b.select(R.DEPLOYMENTS, app="netclient-gateway"), key=qualname):
-        value = _port(_env_literal(dep, "NETCLIENT_PORT"))
+        value = _port(env_value(dep, "NETCLIENT_PORT"))
         if value:
             port = TunnelPort(value, "WireGuard", f"NETCLIENT_PORT of Deployment {qualname(dep)}")
             break
@@ -255,23 +236,6 @@ def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
 # ---------------------------------------------------------------------------------------------
 # DNS and services
 # ---------------------------------------------------------------------------------------------
-def cluster_dns(view: ClusterView) -> tuple[str, int] | None:
-    """The cluster DNS service (``kube-system/kube-dns``, else one labelled ``k8s-app=kube-dns``): (ClusterIP, UDP port)."""
-    svc = view.find(R.SERVICES, "kube-dns", "kube-system")
-    if svc is None:
-        found = sorted(view.select(R.SERVICES, "kube-system", **{"k8s-app": "kube-dns"}), key=qualname)
-        svc = found[0] if found else None
-    if svc is None:
-        return None
-    ip = (svc.get("spec") or {}).get("clusterIP")
-    if not ip or ip == "None":
-        return None
-    ports = (svc.get("spec") or {}).get("ports") or []
-    udp = [p for p in ports if (p.get("protocol") or "TCP") == "UDP"]
-    port = next((p.get("port") for p in udp if p.get("name") == "dns"), None) or next((p.get("port") for p in udp), None) or 53
-    return str(ip), int(port)
-
-
 def service_ips(svc: dict[str, Any]) -> list[str]:
     """The Service's ClusterIP(s) (none for a headless service)."""
     spec = svc.get("spec") or {}
@@ -308,11 +272,12 @@ def exported_name(a: ClusterView, b: ClusterView, namespace: str, name: str) -> 
 
     Returns (name, where the zone came from) or (None, why not).
     """
-    provider = b.fact(facts.detect_provider)
+    provider = b.fact(cluster.detect_provider)
     if provider == "submariner":
         return f"{name}.{namespace}.svc.clusterset.local", "Submariner Lighthouse (clusterset.local)"
     if provider == "netmaker":
-        network = facts.netclient_network(b)
+        networks = netmaker.cluster_networks(b)
+        network = networks[0] if networks else None
         if not network:
             return None, f"cannot tell {b.name}'s Netmaker network (no literal NETWORK in DaemonSet app=netclient)"
         return f"{name}.{namespace}.{network}", f"{b.name}'s Netmaker network {network}"

@@ -4,7 +4,7 @@ r"""One lab cluster's API server: the API emulator serving the lab's objects, pl
 
 Builds ``ApiEmulator(objects=lab_objects(...))`` (provider and WireGuard public
 keys from ``DIR/state.json`` unless given), attaches a
-:class:`~mcdiag.kubelet.Kubelet` whose nodes are the cluster's lab nodes
+:class:`~mcdiag.lab.kubelet.Kubelet` whose nodes are the cluster's lab nodes
 (:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``)
 and the :class:`~mcdiag.lab.controllers.LabControllers` (Deployments, Service
 IPs, kube-proxy, service DNS),
@@ -24,9 +24,9 @@ import sys
 import threading
 from pathlib import Path
 
-from ..emulator import ApiEmulator
-from ..kubelet import Kubelet
 from .controllers import LabControllers
+from .emulator import ApiEmulator
+from .kubelet import Kubelet
 from .objects import K3S_VERSION, lab_objects
 from .pods import LabNodeRuntime
 from .topology import PROVIDERS, build_topology

@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from . import FAULTS, PROVIDERS, Lab, LabError
 from .netns import missing_binaries
+from .network import FAULTS, PROVIDERS, Lab, LabError
 from .topology import build_topology
 
 
@@ -26,8 +26,11 @@ def _lab(args: argparse.Namespace) -> Lab:
 
 
 def _usage_problems(needs_binaries: bool = True) -> str | None:
+    import importlib.util
     import os
 
+    if importlib.util.find_spec("trustme") is None:
+        return "needs the lab's extra dependencies: pip install 'mcdiag[lab]'"
     if os.geteuid() != 0:
         return "needs root (it creates network namespaces); run it with sudo"
     if needs_binaries:

@@ -229,7 +229,7 @@ def lab_pids(labdir: Path) -> list[int]:
             out.append(int(d.name))
         elif prog.startswith("python") and (
                 ("http.server" in args and f"--directory {base}" in joined)
-                or ("mcdiag.emulator" in args and f"--kubeconfig {base}" in joined)
+                or ("mcdiag.lab.emulator" in args and f"--kubeconfig {base}" in joined)
                 or ("mcdiag.lab.apiserver" in args and _arg(args, "--dir").rstrip("/") + "/" == base)):
             out.append(int(d.name))
     return out

@@ -471,12 +471,12 @@ def _crd_minimal(name: str, group: str, version: str, kind: str, plural: str, sc
 
 
 def default_crd_dir() -> Path | None:
-    """Where the real CRDs are: $MCDIAG_CRDS_DIR, ``shared/crds`` beside the repository, /work/shared/crds."""
+    """Where the real CRDs are: ``$MCDIAG_CRDS_DIR``, else ``shared/crds`` beside or inside the repository."""
     cands = []
     if os.environ.get("MCDIAG_CRDS_DIR"):
         cands.append(Path(os.environ["MCDIAG_CRDS_DIR"]))
     repo = Path(__file__).resolve().parents[2]
-    cands += [repo.parent / "shared" / "crds", repo / "shared" / "crds", Path("/work/shared/crds")]
+    cands += [repo.parent / "shared" / "crds", repo / "shared" / "crds"]
     return next((p for p in cands if p.is_dir()), None)
 
 

@@ -1,4 +1,4 @@
-"""Where the lab's pods run: :class:`LabNodeRuntime` plugs lab nodes into :class:`mcdiag.kubelet.Kubelet`.
+"""Where the lab's pods run: :class:`LabNodeRuntime` plugs lab nodes into :class:`mcdiag.lab.kubelet.Kubelet`.
 
 * hostNetwork pods run in the node's namespace (``ip netns exec mcdiag-C-gw ...``);
   their ``status.hostIP``/``podIP`` is the node's LAN address.
@@ -33,7 +33,7 @@ from .topology import POD_HOSTS, Cluster, Node, pod_netns_re
 
 
 class LabNodeRuntime:
-    """The :class:`mcdiag.kubelet.NodeRuntime` of one lab node."""
+    """The :class:`mcdiag.lab.kubelet.NodeRuntime` of one lab node."""
 
     def __init__(self, cluster: Cluster, node: Node, state_dir: Path | None = None):
         self.cluster = cluster

@@ -7,8 +7,6 @@ from typing import Any
 
 from ._base import ProbeUsageError, check_ip, check_port, check_timeout, errno_reason, finish, new_result
 
-RCODE_CLASSES = ("answer", "nodata", "nxdomain", "servfail", "refused", "timeout", "error")
-
 
 def _nameserver_from_resolv_conf(path: str) -> str | None:
     try:

@@ -34,7 +34,6 @@ from ._base import (
 )
 
 VXLAN_DEFAULT_PORT = 4800  # Submariner's vx-submariner (IANA VXLAN is 4789, flannel 8472)
-VXLAN_DEFAULT_VNI = 100
 MAX_RECORDED = 20
 
 

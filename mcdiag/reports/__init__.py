@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcdiag.model import RunReport
 from mcdiag.reports.html import write_html
 from mcdiag.reports.json_report import write_json
 from mcdiag.reports.junit import write_junit
 from mcdiag.reports.terminal import render_terminal
-from mcdiag.runner import RunReport
 
 __all__ = ["render_terminal", "write_html", "write_json", "write_junit", "write_reports"]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from mcdiag.model import Result, Scope, Status
-from mcdiag.runner import RunReport
+from mcdiag.model import Result, RunReport, Scope, Status
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222;max-width:1200px}

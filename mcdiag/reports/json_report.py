@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mcdiag.runner import RunReport
+from mcdiag.model import RunReport
 
 
 def write_json(report: RunReport, path: Path) -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite
 
-from mcdiag.model import Result, Status
-from mcdiag.runner import RunReport
+from mcdiag.model import Result, RunReport, Status
 
 
 def _case(result: Result) -> TestCase:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from mcdiag.model import Result, Scope, Status
-from mcdiag.runner import RunReport
+from mcdiag.model import Result, RunReport, Scope, Status
 
-SYMBOLS = {Status.PASS: "✓", Status.WARN: "⚠", Status.FAIL: "✗", Status.ERROR: "✗", Status.SKIP: "–"}
 COLOURS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.ERROR: "31", Status.SKIP: "2"}
 
 
@@ -26,7 +24,7 @@ def _paint(text: str, code: str, colour: bool) -> str:
 
 def format_line(result: Result, colour: bool, with_target: bool = False) -> str:
     """One result as a line (plus hint lines for fail/warn/error)."""
-    sym = _paint(SYMBOLS[result.status], COLOURS[result.status], colour)
+    sym = _paint(result.status.symbol, COLOURS[result.status], colour)
     label = result.status.value.upper() if result.status in (Status.ERROR, Status.SKIP) else ""
     where = f" [{result.target}]" if with_target else ""
     head = f"  {sym} {result.check}{where}: " + (f"{label}: " if label else "") + result.message

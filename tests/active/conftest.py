@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mcdiag.active.executor import MANAGED_BY
-from mcdiag.kubelet import HostRuntime, Kubelet, default_argv
+from mcdiag.lab.kubelet import HostRuntime, Kubelet, default_argv
 from tests.conftest import real_crds
 
 IPS = {"east": "127.0.0.2", "west": "127.0.0.3"}

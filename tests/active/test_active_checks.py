@@ -147,14 +147,14 @@ def test_passive_starts_nothing(mcdiag, pair):
 
 
 def test_cleanup_after_a_check_raises(mcdiag, pair, monkeypatch):
-    from checks import active
+    from mcdiag.checks import paths
 
     def explode(self, ctx, probes):
         probes.target(ctx.b.name, f"{ctx.b.name}-gw")
         probes.echo_service(ctx.b.name)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(active.Latency, "probe", explode)
+    monkeypatch.setattr(paths.Latency, "probe", explode)
     p = pair("submariner")
     created: list[str] = []
     for name in p.names:

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from mcdiag.active.executor import MANAGED_BY, PodSpec, ProbeExecutor
-from mcdiag.clusters import ClusterSpec, load_cluster
-from mcdiag.kubelet import HostRuntime, Kubelet
+from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
+from mcdiag.lab.kubelet import HostRuntime, Kubelet
 from tests.active.conftest import node
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="probe pods sniff: needs root")

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mcdiag.checks import firewalls as FW
+from mcdiag.checks import paths as P
+from mcdiag.checks import services as S
 
-from checks import active as A
 from mcdiag.active import targets as T
 from mcdiag.active.executor import EchoService, PodResult, PodSpec, Target
+from mcdiag.facts import dns
+from mcdiag.gather.view import ClusterView
 from mcdiag.model import CheckContext, Status
-from mcdiag.view import ClusterView
 from tests.conftest import fake_view
 
 SM = "submariner-operator"
@@ -137,7 +140,7 @@ def test_netmaker_tunnel_external_then_annotation_then_internal_and_port():
 def test_names_and_cluster_dns():
     assert T.exported_name(submariner("east", "west"), submariner("west", "east"), "ns", "svc")[0] == "svc.ns.svc.clusterset.local"
     assert T.exported_name(netmaker("east"), netmaker("west", network="cloud-k3s"), "ns", "svc")[0] == "svc.ns.cloud-k3s"
-    assert T.cluster_dns(submariner("east", "west")) == ("10.96.0.10", 53)
+    assert dns.cluster_dns(submariner("east", "west")) == ("10.96.0.10", 53)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,11 +202,11 @@ def bad(reason: str, **kw):
 
 
 def test_skip_without_executor_and_error_when_pod_never_starts():
-    out = evaluate(A.Latency, pair_views(), None)
+    out = evaluate(P.Latency, pair_views(), None)
     assert out.status is Status.SKIP and "passive" in out.message
-    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: "probe pod x never started within 5s (ErrImagePull: not found)"))
+    out = evaluate(P.Latency, pair_views(), FakeProbes(lambda c, n, a: "probe pod x never started within 5s (ErrImagePull: not found)"))
     assert out.status is Status.ERROR and "ErrImagePull" in out.message
-    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(), target_problem="never started (ErrImagePull)"))
+    out = evaluate(P.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(), target_problem="never started (ErrImagePull)"))
     assert out.status is Status.ERROR and "ErrImagePull" in out.message
 
 
@@ -213,15 +216,15 @@ def test_vxlan_firewall_fail_skip_error():
     def lost(c, n, argv):
         return bad("no datagram") if argv[0] == "udp-listen" else ok()
 
-    out = evaluate(A.VxlanFirewall, [east], FakeProbes(lost))
+    out = evaluate(FW.VxlanFirewall, [east], FakeProbes(lost))
     assert out.status is Status.FAIL and "allow udp/4800 between nodes" in out.hint.lower()
     assert "east-w1" in out.message and "east-gw" in out.message
     probes = FakeProbes(lambda c, n, a: ok())
-    evaluate(A.VxlanFirewall, [east], probes)
+    evaluate(FW.VxlanFirewall, [east], probes)
     listen, send = [c[2] for c in probes.calls if c[2][0] == "udp-listen"][0], [c[2] for c in probes.calls if c[2][0] == "udp-send"][0]
     assert listen[:3] == ["udp-listen", "--port", "4800"] and send[:5] == ["udp-send", "--to", "10.0.0.1:4800", "--vxlan-vni", "100"]
-    assert evaluate(A.VxlanFirewall, [submariner("east", "west", nodes=1)], probes).status is Status.SKIP
-    out = evaluate(A.VxlanFirewall, [east], FakeProbes(lambda c, n, a: {"ok": False, "never_listened": True, "reason": "cannot sniff"}))
+    assert evaluate(FW.VxlanFirewall, [submariner("east", "west", nodes=1)], probes).status is Status.SKIP
+    out = evaluate(FW.VxlanFirewall, [east], FakeProbes(lambda c, n, a: {"ok": False, "never_listened": True, "reason": "cannot sniff"}))
     assert out.status is Status.ERROR and "cannot sniff" in out.message
 
 
@@ -233,12 +236,12 @@ def test_tunnel_firewall_fail_names_port_and_node():
             return bad("nothing")
         return ok(src_ip="198.51.100.1", src_port=1234)
 
-    out = evaluate(A.TunnelFirewall, [a, b], FakeProbes(drop_4500))
+    out = evaluate(FW.TunnelFirewall, [a, b], FakeProbes(drop_4500))
     assert out.status is Status.FAIL
     assert "UDP/4500" in out.message and "west-gw" in out.message and "UDP/4490" not in out.message
     assert "UDP/4500" in out.hint and "west-gw" in out.hint
     assert [p["received"] for p in out.details["ports"]] == [False, True]
-    out = evaluate(A.TunnelFirewall, [a, b], FakeProbes(lambda c, n, argv: ok(src_ip="x", src_port=1)))
+    out = evaluate(FW.TunnelFirewall, [a, b], FakeProbes(lambda c, n, argv: ok(src_ip="x", src_port=1)))
     assert out.status is Status.PASS and out.details["to_ip"] == "203.0.113.2"
 
 
@@ -246,24 +249,24 @@ def test_wireguard_handshake_verdicts():
     v = netmaker("east")
     stale = bad("1 of 1 peer(s) without a handshake in the last 180s", interfaces=[{"name": "netmaker"}],
                 peers=[{"interface": "netmaker", "age_s": 400, "fresh": False}])
-    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: stale))
+    out = evaluate(FW.WireguardHandshake, [v], FakeProbes(lambda c, n, a: stale))
     assert out.status is Status.FAIL and "180s" in out.message and out.hint
-    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("wg not found: install wireguard-tools")))
+    out = evaluate(FW.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("wg not found: install wireguard-tools")))
     assert out.status is Status.ERROR
-    out = evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("no WireGuard interface found")))
+    out = evaluate(FW.WireguardHandshake, [v], FakeProbes(lambda c, n, a: bad("no WireGuard interface found")))
     assert out.status is Status.FAIL
     fresh = ok(interfaces=[{"name": "netmaker"}], peers=[{"age_s": 12, "fresh": True}])
-    assert evaluate(A.WireguardHandshake, [v], FakeProbes(lambda c, n, a: fresh)).status is Status.PASS
+    assert evaluate(FW.WireguardHandshake, [v], FakeProbes(lambda c, n, a: fresh)).status is Status.PASS
 
 
 def test_pod_connectivity_per_source_node():
     def only_worker_fails(c, node, argv):
         return bad("no answer to TCP SYN", outcome="timeout") if node == "east-w1" else ok(outcome="connected", connect_s=0.001)
 
-    out = evaluate(A.PodConnectivity, pair_views(), FakeProbes(only_worker_fails))
+    out = evaluate(P.PodConnectivity, pair_views(), FakeProbes(only_worker_fails))
     assert out.status is Status.FAIL and "east-w1" in out.message and "VXLAN" in out.hint
     assert out.details["from"]["east-gw"]["ok"] is True and out.details["from"]["east-w1"]["ok"] is False
-    out = evaluate(A.PodConnectivity, pair_views(), FakeProbes(lambda c, n, a: ok(outcome="connected", connect_s=0.002)))
+    out = evaluate(P.PodConnectivity, pair_views(), FakeProbes(lambda c, n, a: ok(outcome="connected", connect_s=0.002)))
     assert out.status is Status.PASS and set(out.details["from"]) == {"east-gw", "east-w1"}
 
 
@@ -274,7 +277,7 @@ def test_pod_connectivity_per_source_node():
     (ok(rcode_class="answer", answers=["10.99.9.9"]), "not to west's"),
 ])
 def test_dns_clusterset_four_failures_four_hints(dns, word):
-    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: dict(dns)), service="nginx-test/nginx")
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: dict(dns)), service="nginx-test/nginx")
     assert out.status is Status.FAIL and word in out.message
     assert out.hint
 
@@ -282,10 +285,10 @@ def test_dns_clusterset_four_failures_four_hints(dns, word):
 def test_dns_hints_differ():
     hints = set()
     for cls in ("nxdomain", "timeout", "nodata"):
-        out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a, cls=cls: bad(cls, rcode_class=cls)),
+        out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a, cls=cls: bad(cls, rcode_class=cls)),
                        service="nginx-test/nginx")
         hints.add(out.hint)
-    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["1.2.3.4"])),
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["1.2.3.4"])),
                    service="nginx-test/nginx")
     hints.add(out.hint)
     assert len(hints) == 4
@@ -293,7 +296,7 @@ def test_dns_hints_differ():
 
 def test_dns_clusterset_pass_and_query():
     probes = FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["10.97.1.1"]))
-    out = evaluate(A.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
+    out = evaluate(S.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
     assert out.status is Status.PASS
     assert probes.calls[0][1] == "east-gw"
     assert probes.calls[0][2][:2] == ["dns", "nginx.nginx-test.svc.clusterset.local"]
@@ -305,15 +308,15 @@ def test_dns_clusterset_local_preference_asks_for_the_cluster_specific_name():
         return ok(rcode_class="answer", answers=["10.97.1.1" if argv[1].startswith("west.") else "10.96.1.1"])
 
     probes = FakeProbes(answer)
-    out = evaluate(A.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
+    out = evaluate(S.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
     assert out.status is Status.PASS and out.details["name"] == "west.nginx.nginx-test.svc.clusterset.local"
 
 
 def test_dns_service_missing_or_temporary():
-    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok()), service="nope/nope")
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok()), service="nope/nope")
     assert out.status is Status.ERROR and "does not exist" in out.message
     echo = EchoService("west", "mcdiag-probes", "echo", None, 8080, "the temporary echo service never became available within 5s")
-    out = evaluate(A.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(), echo=echo))
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(), echo=echo))
     assert out.status is Status.ERROR and "never became available" in out.message
 
 
@@ -324,7 +327,7 @@ def test_service_reachability_by_ip_only_when_name_fails():
         return ok(outcome="response", status=200)
 
     probes = FakeProbes(answer)
-    out = evaluate(A.ServiceReachability, pair_views(), probes, service="nginx-test/nginx")
+    out = evaluate(S.ServiceReachability, pair_views(), probes, service="nginx-test/nginx")
     assert out.status is Status.PASS and "judged by IP only" in out.message and "dns-clusterset" in out.message
     assert [c[2][1] for c in probes.calls if c[2][0] == "http"] == ["http://10.97.1.1:8080/"]
 
@@ -335,7 +338,7 @@ def test_service_reachability_refused_and_by_name():
             return ok(rcode_class="answer", answers=["10.97.1.1"])
         return bad("connection refused", outcome="refused")
 
-    out = evaluate(A.ServiceReachability, pair_views(), FakeProbes(refused), service="nginx-test/nginx")
+    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(refused), service="nginx-test/nginx")
     assert out.status is Status.FAIL and "refused" in out.message and "Nothing listens" in out.hint
 
     def both(c, n, argv):
@@ -343,29 +346,29 @@ def test_service_reachability_refused_and_by_name():
             return ok(rcode_class="answer", answers=["10.97.1.1"])
         return ok(outcome="response", status=200)
 
-    out = evaluate(A.ServiceReachability, pair_views(), FakeProbes(both), service="nginx-test/nginx")
+    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(both), service="nginx-test/nginx")
     assert out.status is Status.PASS and "by name" in out.message
 
 
 def test_path_mtu_blackhole_and_no_reply():
     hole = bad("packets larger than 1252 bytes vanish", mtu=1252, blackhole=True, icmp_frag_needed=True, next_hop_mtu=1420)
-    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: hole))
+    out = evaluate(P.PathMtu, pair_views(), FakeProbes(lambda c, n, a: hole))
     assert out.status is Status.FAIL and "1252" in out.message
     assert "clamp tcp mss" in out.hint.lower() and "1252" in out.hint and out.details["mtu"] == 1252
-    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: bad("no ICMP echo reply", mtu=None)))
+    out = evaluate(P.PathMtu, pair_views(), FakeProbes(lambda c, n, a: bad("no ICMP echo reply", mtu=None)))
     assert out.status is Status.FAIL and "no ICMP echo reply" in out.message
-    out = evaluate(A.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(mtu=1420, blackhole=False, icmp_frag_needed=True,
+    out = evaluate(P.PathMtu, pair_views(), FakeProbes(lambda c, n, a: ok(mtu=1420, blackhole=False, icmp_frag_needed=True,
                                                                            next_hop_mtu=1420)))
     assert out.status is Status.PASS and "1420" in out.message
 
 
 def test_latency_warns_above_max_rtt_and_fails_on_loss():
     stats = ok(min_ms=150.0, avg_ms=160.0, max_ms=170.0, loss_pct=0.0)
-    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)))
+    out = evaluate(P.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)))
     assert out.status is Status.WARN and "160.0" in out.message and out.hint
-    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)), max_rtt=200.0)
+    out = evaluate(P.Latency, pair_views(), FakeProbes(lambda c, n, a: dict(stats)), max_rtt=200.0)
     assert out.status is Status.PASS and out.details["avg_ms"] == 160.0
-    out = evaluate(A.Latency, pair_views(), FakeProbes(lambda c, n, a: bad("100.0% lost", loss_pct=100.0)))
+    out = evaluate(P.Latency, pair_views(), FakeProbes(lambda c, n, a: bad("100.0% lost", loss_pct=100.0)))
     assert out.status is Status.FAIL
 
 
@@ -379,11 +382,11 @@ def test_listener_that_cannot_capture_is_an_error_with_its_reason():
                     "reason": "cannot sniff: cannot open a packet socket (Operation not permitted)"}
         return ok()
 
-    out = evaluate(A.VxlanFirewall, [submariner("east", "west")], FakeProbes(broken))
+    out = evaluate(FW.VxlanFirewall, [submariner("east", "west")], FakeProbes(broken))
     assert out.status is Status.ERROR and "cannot open a packet socket (Operation not permitted)" in out.message, out
     assert "never started listening" in out.message and len(tries) == 1
 
 
 def test_provider_mismatch_skips_tunnel():
-    out = evaluate(A.TunnelFirewall, [submariner("east", "west"), netmaker("west")], FakeProbes(lambda c, n, a: ok()))
+    out = evaluate(FW.TunnelFirewall, [submariner("east", "west"), netmaker("west")], FakeProbes(lambda c, n, a: ok()))
     assert out.status is Status.SKIP

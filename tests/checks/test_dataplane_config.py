@@ -7,8 +7,8 @@ import functools
 import re
 
 import pytest
+from mcdiag.checks.gateways import public_ip_problem
 
-from checks.dataplane_config import public_ip_problem
 from tests.conftest import FIXTURES, load_yaml_dir, real_crds
 
 K3S = "v1.28.5+k3s1"

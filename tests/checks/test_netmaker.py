@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.netmaker import daemonset_wants, pod_problem, selects
+from mcdiag.facts.objects import agent_problem, daemonset_wants, selects
 from tests.conftest import FIXTURES, load_yaml_dir, real_crds
 
 K3S = "v1.28.5+k3s1"
@@ -156,7 +156,7 @@ def test_gateway_unavailable_fails(emulate, mcdiag):
         remove(objs, "Pod", "netclient-gateway-7d9f8b6c5-x2x7q")
 
     result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
-    assert result["status"] == "fail" and "0/1 replicas available" in result["message"]
+    assert result["status"] == "fail" and "0 of 1 replicas available" in result["message"]
 
 
 def test_gateway_in_own_network_fails(emulate, mcdiag):
@@ -215,8 +215,8 @@ def test_skips_on_other_providers(emulate, mcdiag):
         ({}, "phase Unknown"),
     ],
 )
-def test_pod_problem(status, problem):
-    got = pod_problem({"metadata": {"name": "p"}, "status": status})
+def test_agent_problem(status, problem):
+    got = agent_problem({"metadata": {"name": "p"}, "status": status})
     assert (got is None) if problem is None else (problem in got)
 
 

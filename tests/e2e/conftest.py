@@ -100,8 +100,8 @@ def cluster_args(lab: Any) -> list[str]:
 def managed_objects(lab: Any) -> dict[str, list[str]]:
     """Objects labelled ``app.kubernetes.io/managed-by=mcdiag`` in each lab cluster (none after a clean run)."""
     from mcdiag.active.executor import CLEANUP_KINDS, MANAGED_BY
-    from mcdiag.clusters import ClusterSpec, load_cluster
     from mcdiag.errors import ResourceUnavailable
+    from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
 
     out = {}
     for name in lab.cluster_names:

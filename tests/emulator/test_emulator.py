@@ -17,8 +17,14 @@ import urllib3
 import yaml
 from kubernetes.client import ApiException
 
-from mcdiag.emulator import ApiEmulator, load_objects, parse_field_selector, parse_label_selector, refused_url
-from mcdiag.emulator.selectors import SelectorError
+from mcdiag.lab.emulator import (
+    ApiEmulator,
+    load_objects,
+    parse_field_selector,
+    parse_label_selector,
+    refused_url,
+)
+from mcdiag.lab.emulator.selectors import SelectorError
 
 DATA = Path(__file__).parent / "data"
 CRDS = Path("/work/shared/crds")
@@ -879,7 +885,7 @@ def test_standalone_process(tmp_path):
         [
             sys.executable,
             "-m",
-            "mcdiag.emulator",
+            "mcdiag.lab.emulator",
             "--objects",
             str(DATA / "cluster.yaml"),
             "--objects",
@@ -926,7 +932,7 @@ def test_standalone_process(tmp_path):
 
 
 def test_json_patch_units():
-    from mcdiag.emulator.store import JsonPatchError, json_patch
+    from mcdiag.lab.emulator.store import JsonPatchError, json_patch
 
     doc = {"a": {"b": [1, 2]}, "c/d": 1}
     out = json_patch(

@@ -16,8 +16,8 @@ import time
 import pytest
 from kubernetes import client, config
 
-from mcdiag.emulator import ApiEmulator
 from mcdiag.lab.controllers import DYN_TABLE, LabControllers, hosts_file
+from mcdiag.lab.emulator import ApiEmulator
 from mcdiag.lab.objects import lab_objects
 from mcdiag.lab.topology import build_topology
 

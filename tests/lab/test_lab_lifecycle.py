@@ -117,7 +117,7 @@ def test_netmaker_lab(tmp_path, lab_lock):
             from kubernetes import client, config
 
             from mcdiag.active.executor import PodSpec, ProbeExecutor
-            from mcdiag.clusters import ClusterSpec, load_cluster
+            from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
 
             # the netclient gateway's view, through a probe pod on the gateway node
             ex = ProbeExecutor({a: load_cluster(ClusterSpec(str(lab.kubeconfig(a))), 10.0)}, start_timeout=20)

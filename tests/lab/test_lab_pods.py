@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mcdiag.active.executor import PodSpec, ProbeExecutor
-from mcdiag.clusters import ClusterSpec, load_cluster
+from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
 from mcdiag.lab import Lab
 from mcdiag.lab.netns import cmdline, list_netns, netns_etc_dirs, pid_alive
 from mcdiag.lab.topology import POD_HOSTS, pod_netns_re

@@ -1,0 +1,195 @@
+"""The ``mcdiag`` command line: ``all``, ``run``, ``list``, and the sub-commands of their own modules.
+
+Exit codes: 0 no fail and no error; 1 at least one fail or error (an
+unreachable API server included); 2 the invocation itself is unusable, with a
+one-line reason and no traceback.
+
+``mcdiag probe`` and ``mcdiag lab`` are dispatched to their own parsers only
+when named, so a run never imports the probes (scapy) or the lab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from mcdiag import __version__
+from mcdiag.cli.flags import Parser, add_flags
+from mcdiag.errors import UsageError
+from mcdiag.model import KNOWN_TAGS, RunReport
+from mcdiag.run.options import Options
+
+EPILOG_ALL = """\
+examples:
+  mcdiag all --kubeconfig ~/.kube/config --remote-kubeconfig ~/.kube/config-1
+  mcdiag all --cluster east=~/.kube/east --cluster west=~/.kube/west:admin@west
+  mcdiag all --kubeconfig A --remote-kubeconfig B --passive     # API reads only
+  mcdiag run cidr-overlap gateway-connections --kubeconfig A --remote-kubeconfig B
+  mcdiag all ... --junit-xml junit.xml                          # for CI
+
+Reports (JSON, JUnit, HTML) go to --report-dir (default reports/) unless a
+path is given for each. Exit status: 0 all good, 1 a check failed or could not
+decide (error), 2 the command line or a kubeconfig is unusable.
+"""
+
+#: Sub-commands whose parser lives in a module imported only when the command is named.
+LAZY_COMMANDS = {
+    "probe": ("mcdiag.probes.cli", "run one network probe and print JSON"),
+    "lab": ("mcdiag.lab.cli", "a two-cluster lab in network namespaces (root; needs mcdiag[lab])"),
+}
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("reports")
+    r.add_argument("--report-dir", default="reports", metavar="DIR", help="where reports go (default reports/)")
+    r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path")
+    r.add_argument("--junit-xml", type=Path, metavar="FILE", help="JUnit XML report path")
+    r.add_argument("--html", type=Path, metavar="FILE", help="HTML report path")
+    r.add_argument("--no-report-files", action="store_true", help="write no report files, terminal only")
+    r.add_argument("--quiet", "-q", action="store_true", help="terminal: show only what is not a pass")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = Parser(
+        prog="mcdiag",
+        description="Diagnose networking between Kubernetes clusters (Submariner, Netmaker/WireGuard, routed).",
+        epilog="Start with `mcdiag all --kubeconfig A --remote-kubeconfig B`. `mcdiag list` shows every check.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mcdiag {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    for name, helptext, description in (
+        ("all", "run every check on the clusters", "Run every registered check on every cluster and pair of clusters."),
+        ("run", "run the checks named by id", "Run only the named checks (ids from `mcdiag list`)."),
+    ):
+        p = sub.add_parser(
+            name, help=helptext, description=description, epilog=EPILOG_ALL, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        if name == "run":
+            p.add_argument("ids", nargs="+", metavar="ID", help="check id, e.g. cidr-overlap")
+        add_flags(p)
+        _report_options(p)
+        p.set_defaults(func=cmd_run, **({"ids": []} if name == "all" else {}))
+
+    p_list = sub.add_parser("list", help="list every registered check", description="List every check: id, scope, tags, title.")
+    p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag")
+    p_list.add_argument("--json", action="store_true", help="as JSON")
+    p_list.set_defaults(func=cmd_list)
+
+    from mcdiag.cli import cleanup, gather
+
+    gather.register(sub)
+    cleanup.register(sub)
+    for name, (_module, helptext) in LAZY_COMMANDS.items():
+        sub.add_parser(name, help=helptext, add_help=False)
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``mcdiag list``."""
+    import json
+
+    from mcdiag.run.registry import resolve
+
+    reg = resolve()
+    checks = [c for c in reg.checks if not args.tag or set(args.tag) & set(c.tags)]
+    if args.json:
+        print(json.dumps([c.metadata() for c in checks], indent=2))
+    else:
+        width = max((len(c.id) for c in checks), default=10)
+        for c in checks:
+            meta = c.metadata()
+            print(f"{c.id:<{width}}  {meta['scope']:<12}  {' '.join(meta['tags']):<46}  {c.title}")
+    for problem in reg.problems:
+        print(f"mcdiag: warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``mcdiag all`` and ``mcdiag run``."""
+    from mcdiag.cli.progress import Progress
+    from mcdiag.run.session import Session
+
+    options = Options.from_values(args)
+    progress = Progress()
+    session = Session(options, observer=progress)
+    for problem in session.registry.problems:
+        print(f"mcdiag: warning: {problem}", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        report = session.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    progress.done()
+    return finish(report, args)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def finish(report: RunReport, args: argparse.Namespace) -> int:
+    """Print the terminal report, write the files, and return the exit code."""
+    from mcdiag.reports import render_terminal, write_reports
+    from mcdiag.reports.terminal import use_colour
+
+    print(render_terminal(report, colour=use_colour(sys.stdout), verbose=not args.quiet))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not args.no_report_files:
+        written, problems = write_reports(
+            report, report_dir=Path(args.report_dir), json_path=args.json, junit_path=args.junit_xml, html_path=args.html
+        )
+        for problem in problems:
+            print(f"mcdiag: {problem}", file=sys.stderr)
+        if written:
+            print("reports: " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
+        if problems:
+            return max(report.exit_code, 1)
+    return report.exit_code
+
+
+def _run_lazy(argv: list[str]) -> int:
+    """``mcdiag probe ...`` / ``mcdiag lab ...``: their own parser, imported now."""
+    module, _ = LAZY_COMMANDS[argv[0]]
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        extra = " (install it with: pip install 'mcdiag[lab]')" if argv[0] == "lab" else ""
+        print(f"mcdiag: error: `mcdiag {argv[0]}` is not available: {exc}{extra}", file=sys.stderr)
+        return 2
+    parser = Parser(prog="mcdiag")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    mod.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mcdiag`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in LAZY_COMMANDS:
+            return _run_lazy(argv)
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"mcdiag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mcdiag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `mcdiag list | head`: the reader left; nothing more to say
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Submariner: the CR and its settings, the cluster id, the active gateway, Endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcdiag.errors import ResourceUnavailable
+from mcdiag.facts.objects import labels, meta, qualname, split_cidrs
+from mcdiag.gather import resources as R
+from mcdiag.gather.view import ClusterView
+
+SUBMARINER_NS = "submariner-operator"
+
+
+BROKER_NS = "submariner-k8s-broker"
+
+
+def submariner_cr(view: ClusterView) -> dict[str, Any] | None:
+    """The ``Submariner`` CR (normally ``submariner-operator/submariner``), or ``None``."""
+    items = view.optional(R.SUBMARINERS) or []
+    preferred = [i for i in items if meta(i).get("namespace") == SUBMARINER_NS]
+    return (preferred or items or [None])[0]
+
+
+def submariner_cluster_id(view: ClusterView) -> str | None:
+    """The Submariner cluster id, used to name the cluster when no name was given."""
+    try:
+        cr = submariner_cr(view)
+    except ResourceUnavailable:
+        return None
+    if not cr:
+        return None
+    return (cr.get("spec") or {}).get("clusterID") or (cr.get("status") or {}).get("clusterID")
+
+
+def service_discovery_enabled(view: ClusterView) -> bool:
+    """Submariner's service discovery (Lighthouse) is on: CR flag or a ServiceDiscovery object."""
+    cr = submariner_cr(view)
+    if cr and (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+        return True
+    return bool(view.optional(R.SERVICEDISCOVERIES))
+
+
+def global_cidrs(view: ClusterView) -> list[str]:
+    """Globalnet CIDRs of the cluster (empty when Globalnet is off)."""
+    cr = submariner_cr(view)
+    if not cr:
+        return []
+    return split_cidrs((cr.get("status") or {}).get("globalCIDR") or (cr.get("spec") or {}).get("globalCIDR"))
+
+
+SUBMARINER_SETTINGS_READS = (R.SUBMARINERS, R.SERVICEDISCOVERIES, R.DAEMONSETS, R.NAMESPACES)
+
+
+GATEWAY_READS = (R.SUBMARINERS, R.SUBMARINER_GATEWAYS, R.PODS)
+
+
+@dataclass
+class SubmarinerSettings:
+    """What the Submariner CR (and ServiceDiscovery) say about this cluster's deployment."""
+
+    installed: bool
+    namespace: str = SUBMARINER_NS
+    cluster_id: str | None = None
+    globalnet: bool = False
+    global_cidrs: list[str] = field(default_factory=list)
+    service_discovery: bool = False
+    nat_enabled: bool | None = None
+    cable_driver: str | None = None
+    #: ``spec.connectionHealthCheck.enabled``; ``None`` when the CR does not say.
+    health_check: bool | None = None
+    #: ``spec.coreDNSCustomConfig`` (``{"configMapName":..., "namespace":...}``) when set.
+    coredns_custom: dict[str, Any] = field(default_factory=dict)
+
+
+def submariner_settings(view: ClusterView) -> SubmarinerSettings:
+    """Globalnet, service discovery, NAT and friends from the Submariner CR (status first, then spec)."""
+    cr = submariner_cr(view)
+    discoveries = view.optional(R.SERVICEDISCOVERIES) or []
+    if cr is None:
+        return SubmarinerSettings(installed=False, service_discovery=bool(discoveries))
+    spec, status = cr.get("spec") or {}, cr.get("status") or {}
+    gcidrs = global_cidrs(view)
+    globalnet = bool(gcidrs) or any((d.get("spec") or {}).get("globalnetEnabled") for d in discoveries)
+    nat = status.get("natEnabled", spec.get("natEnabled"))
+    check = spec.get("connectionHealthCheck")
+    return SubmarinerSettings(
+        installed=True,
+        namespace=meta(cr).get("namespace") or SUBMARINER_NS,
+        cluster_id=spec.get("clusterID") or status.get("clusterID"),
+        globalnet=globalnet,
+        global_cidrs=gcidrs,
+        service_discovery=bool(spec.get("serviceDiscoveryEnabled")) or bool(discoveries),
+        nat_enabled=None if nat is None else bool(nat),
+        cable_driver=spec.get("cableDriver") or None,
+        health_check=None if not isinstance(check, dict) or "enabled" not in check else bool(check["enabled"]),
+        coredns_custom=dict(spec.get("coreDNSCustomConfig") or {}),
+    )
+
+
+def submariner_namespace(view: ClusterView) -> str:
+    """Where the Submariner components live: the CR's namespace, else ``submariner-operator``."""
+    cr = submariner_cr(view)
+    return (meta(cr).get("namespace") if cr else None) or SUBMARINER_NS
+
+
+def cluster_id_of(view: ClusterView) -> str:
+    """Return the Submariner cluster id of a cluster, or its mcdiag name when it has none."""
+    try:
+        return submariner_cluster_id(view) or view.name
+    except ResourceUnavailable:
+        return view.name
+
+
+@dataclass
+class ActiveGateway:
+    """The active Submariner gateway of a cluster and how it was recognised."""
+
+    node: str | None
+    source: str
+    #: The ``Gateway`` object with ``status.haStatus: active`` (``None`` when only the pod label says so).
+    gateway: dict[str, Any] | None = None
+    #: The gateway pod labelled ``gateway.submariner.io/status=active``, when there is one.
+    pod: dict[str, Any] | None = None
+
+
+def active_gateway(view: ClusterView) -> ActiveGateway | None:
+    """Find the active gateway: the ``Gateway`` with ``haStatus: active``, else the pod labelled active; or ``None``."""
+    ns = submariner_namespace(view)
+    gateways = [g for g in (view.optional(R.SUBMARINER_GATEWAYS) or []) if meta(g).get("namespace") in (ns, None)]
+    pods = [
+        p
+        for p in view.list(R.PODS)
+        if meta(p).get("namespace") == ns and labels(p).get("gateway.submariner.io/status") == "active"
+    ]
+    for gw in sorted(gateways, key=lambda g: str(meta(g).get("name"))):
+        status = gw.get("status") or {}
+        if status.get("haStatus") == "active":
+            node = ((status.get("localEndpoint") or {}).get("hostname")) or meta(gw).get("name")
+            pod = next((p for p in pods if (p.get("spec") or {}).get("nodeName") == node), None)
+            return ActiveGateway(node, f"Gateway {qualname(gw)} (haStatus active)", gw, pod)
+    if pods:
+        pod = sorted(pods, key=qualname)[0]
+        return ActiveGateway(
+            (pod.get("spec") or {}).get("nodeName"), f"pod {qualname(pod)} (gateway.submariner.io/status=active)", None, pod
+        )
+    return None
+
+
+def endpoint_ip(spec: dict[str, Any]) -> str:
+    """How a Submariner Endpoint spec is reached, for messages: ``public (private)``."""
+    pub, priv = spec.get("public_ip"), spec.get("private_ip")
+    if pub and priv and pub != priv:
+        return f"{pub} (private {priv})"
+    return str(pub or priv or "?")
+
+
+LIGHTHOUSE_DNS_SERVICE = "submariner-lighthouse-coredns"
+
+
+def lighthouse_dns_ip(view: ClusterView) -> str | None:
+    """Return the ClusterIP of the Lighthouse DNS service (``<submariner ns>/submariner-lighthouse-coredns``)."""
+    ns = submariner_namespace(view)
+    svc = view.find(R.SERVICES, LIGHTHOUSE_DNS_SERVICE, ns)
+    ip = ((svc or {}).get("spec") or {}).get("clusterIP")
+    return ip if ip and ip != "None" else None

@@ -1,0 +1,161 @@
+"""The per-cluster in-memory view that checks evaluate ("gather, then judge").
+
+A :class:`ClusterView` lists each :class:`~mcdiag.gather.resources.Resource` at most once
+per run, whatever number of checks ask for it, and hands out the cached items.
+Objects are redacted as they arrive, so no secret can reach a check, a report
+or a snapshot. Failures are cached too: a forbidden list is asked once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mcdiag.errors import ResourceUnavailable
+from mcdiag.gather.kubeconfig import ClusterSpec
+from mcdiag.gather.redact import redact
+from mcdiag.gather.resources import Resource
+
+
+def _error_record(exc: ResourceUnavailable) -> dict[str, Any]:
+    return {"kind": exc.kind, "message": exc.message, "status": exc.status, "hint": exc.hint}
+
+
+class ClusterView:
+    """What mcdiag knows of one cluster: cached lists, discovery, version and derived facts."""
+
+    def __init__(self, spec: ClusterSpec, source: Any, *, provider_override: str | None = None):
+        self.spec = spec
+        self.source = source
+        self.name: str = spec.name or spec.resolved_context or "cluster"
+        self.provider_override = provider_override
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._lists: dict[str, list[dict[str, Any]] | ResourceUnavailable] = {}
+        self._order: list[Resource] = []
+        self._memo: dict[str, Any] = {}
+        #: The reason this cluster cannot be read at all (set by a fatal check).
+        self.unreachable: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ClusterView({self.name!r})"
+
+    # -- raw reads, each at most once ------------------------------------------------
+    def _once(self, key: str, produce: Callable[[], Any]) -> Any:
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                try:
+                    self._memo[key] = produce()
+                except ResourceUnavailable as exc:
+                    self._memo[key] = exc
+        value = self._memo[key]
+        if isinstance(value, ResourceUnavailable):
+            raise value
+        return value
+
+    def version_info(self) -> dict[str, Any]:
+        """The API server's ``/version``."""
+        return self._once("version", self.source.version)
+
+    def served(self, group_version: str) -> bool:
+        """Whether the API server serves ``group_version`` (``submariner.io/v1``)."""
+        return group_version in self._once("discovery", self.source.served_group_versions)
+
+    def list(self, res: Resource) -> list[dict[str, Any]]:
+        """Every object of ``res`` (redacted). Raises :class:`ResourceUnavailable`."""
+        with self._lock:
+            lock = self._key_locks.setdefault(res.key, threading.Lock())
+        with lock:
+            if res.key not in self._lists:
+                self._lists[res.key] = self._fetch(res)
+                self._order.append(res)
+        value = self._lists[res.key]
+        if isinstance(value, ResourceUnavailable):
+            raise value
+        return value
+
+    def _fetch(self, res: Resource) -> list[dict[str, Any]] | ResourceUnavailable:
+        try:
+            if res.custom and not self.served(res.group_version):
+                return ResourceUnavailable(
+                    "not-served",
+                    f"{res.plural}.{res.group} is not served by the API server ({res.group_version} not installed)",
+                )
+            return [redact(item) for item in self.source.list(res)]
+        except ResourceUnavailable as exc:
+            if exc.kind == "forbidden":
+                exc.hint = exc.hint or f"Grant the kubeconfig's user permission to {res.rbac()} (kubectl auth can-i {res.rbac()})."
+            return exc
+
+    def prefetch(self, resources: Iterable[Resource], workers: int = 8) -> None:
+        """List ``resources`` concurrently (each once); failures are cached, not raised."""
+        todo = sorted(set(resources), key=lambda r: r.key)
+        if not todo:
+            return
+
+        def one(res: Resource) -> None:
+            try:
+                self.list(res)
+            except ResourceUnavailable:
+                pass  # cached: the check that reads it turns it into its result
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix=f"list-{self.name}") as pool:
+            list(pool.map(one, todo))
+
+    def optional(self, res: Resource) -> list[dict[str, Any]] | None:
+        """Like :meth:`list`, but ``None`` when the resource is not served (CRD not installed)."""
+        try:
+            return self.list(res)
+        except ResourceUnavailable as exc:
+            if exc.kind == "not-served":
+                return None
+            raise
+
+    # -- conveniences for checks ----------------------------------------------------
+    def find(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object called ``name`` (in ``namespace``), or ``None``."""
+        for item in self.optional(res) or []:
+            meta = item.get("metadata") or {}
+            if meta.get("name") == name and (namespace is None or meta.get("namespace") == namespace):
+                return item
+        return None
+
+    def select(self, res: Resource, namespace: str | None = None, **labels: str) -> list[dict[str, Any]]:
+        """Objects of ``res`` whose labels include ``labels`` (keys with ``_`` spelled as in Kubernetes)."""
+        out = []
+        for item in self.optional(res) or []:
+            meta = item.get("metadata") or {}
+            if namespace is not None and meta.get("namespace") != namespace:
+                continue
+            have = meta.get("labels") or {}
+            if all(have.get(k) == v for k, v in labels.items()):
+                out.append(item)
+        return out
+
+    def fact(self, fn: Callable[[ClusterView], Any]) -> Any:
+        """``fn(self)``, computed once per view (facts such as the CNI or the CIDRs)."""
+        key = f"fact:{fn.__module__}.{fn.__qualname__}"
+        return self._once(key, lambda: fn(self))
+
+    # -- snapshots ---------------------------------------------------------------------
+    def recorded(self) -> dict[str, Any]:
+        """Everything read so far, in the form :mod:`mcdiag.gather.snapshot` saves."""
+        lists = {}
+        for res in self._order:
+            value = self._lists[res.key]
+            if isinstance(value, ResourceUnavailable):
+                lists[res.key] = {"error": _error_record(value)}
+            else:
+                lists[res.key] = {"items": value}
+        out: dict[str, Any] = {"lists": lists}
+        for key in ("version", "discovery"):
+            value = self._memo.get(key)
+            if isinstance(value, ResourceUnavailable):
+                out[key] = {"error": _error_record(value)}
+            elif value is not None:
+                out[key] = sorted(value) if isinstance(value, set) else value
+        return out
