@@ -19,6 +19,8 @@ from mcdiag.lab.emulator import ApiEmulator
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MCDIAG_SHARED", ROOT.parent / "shared"))
 FIXTURES = ROOT / "mcdiag" / "lab" / "fixtures"
+#: Verdict maps (``check[target]: status``) that must not change by accident: see tests/test_golden.py.
+GOLDEN: dict[str, dict[str, str]] = json.loads((ROOT / "tests" / "golden" / "verdicts.json").read_text())
 
 
 def real_crds() -> list[dict[str, Any]]:
@@ -203,3 +205,89 @@ def fake_view(name: str, *objects: dict[str, Any], served: tuple[str, ...] = ())
     from mcdiag.gather.view import ClusterView
 
     return ClusterView(ClusterSpec(None, name=name, explicit_name=True), FakeSource(list(objects), served))
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory runs: the emulator's object store read directly (same served APIs, no HTTP)
+# ---------------------------------------------------------------------------------------------
+class StoreSource:
+    """Serves an emulator's :class:`~mcdiag.lab.emulator.store.ObjectStore` to a view in-process.
+
+    Discovery and what is served follow the emulator (built-in kinds, CRDs loaded, extra groups),
+    so a check sees what it would see over HTTPS, minus the transport.
+    """
+
+    live = False
+
+    def __init__(self, objects: list[dict[str, Any]], version: str = "v1.29.3", extra_groups: Any = ()):
+        from mcdiag.lab.emulator.server import _version_info
+        from mcdiag.lab.emulator.store import ObjectStore
+
+        self._version = _version_info(version, None)
+        minor = int("".join(ch for ch in str(self._version["minor"]) if ch.isdigit()))
+        self.store = ObjectStore("memory", minor, extra_groups or ())
+        for obj in objects:
+            self.store.put(obj)
+        self.forbidden: set[str] = set()
+
+    def version(self) -> dict[str, Any]:
+        return dict(self._version)
+
+    def served_group_versions(self) -> set[str]:
+        reg = self.store.registry()
+        return {f"{g}/{v}" if g else v for g, versions in reg.group_versions.items() for v in versions}
+
+    def list(self, res: Any) -> list[dict[str, Any]]:
+        from mcdiag.errors import ResourceUnavailable
+
+        if res.plural in self.forbidden:
+            raise ResourceUnavailable("forbidden", f"list {res.display}: 403 Forbidden", status=403)
+        rt = self.store.registry().lookup(res.group, res.version, res.plural)
+        if rt is None:
+            raise ResourceUnavailable("not-served", f"list {res.display}: 404 Not Found", status=404)
+        items = copy.deepcopy(self.store.list(rt.group, rt.kind, res.namespace))
+        for item in items:
+            item["apiVersion"], item["kind"] = res.group_version, rt.kind
+        return items
+
+
+@dataclass
+class MemoryRun:
+    """The report of an in-memory run, read like :class:`Run`."""
+
+    code: int
+    json: dict[str, Any]
+
+    status = Run.status
+    result = Run.result
+    verdicts = Run.verdicts
+
+
+@pytest.fixture
+def memory():
+    """Run mcdiag in memory: ``memory({"east": objects, ...}, "run", "cni-support", "--provider", "none")``.
+
+    The argv is parsed as the command line parses it; each cluster is a :class:`StoreSource` view.
+    Keyword ``source_options`` (per cluster or for all) go to :class:`StoreSource` (``version``, ``extra_groups``).
+    """
+    from mcdiag.cli.main import build_parser
+    from mcdiag.gather.kubeconfig import ClusterSpec
+    from mcdiag.gather.view import ClusterView
+    from mcdiag.run.options import Options
+    from mcdiag.run.session import Session
+
+    def run(clusters: dict[str, list[dict[str, Any]]], *argv: str, forbid: dict[str, set[str]] | None = None,
+            **source_options: Any) -> MemoryRun:
+        args = build_parser().parse_args(list(argv or ("all",)))
+        options = Options.from_values(args)
+        views = []
+        for name, objects in clusters.items():
+            per = source_options.get(name) if isinstance(source_options.get(name), dict) else source_options
+            source = StoreSource(objects, **{k: v for k, v in per.items() if k in ("version", "extra_groups")})
+            source.forbidden = set((forbid or {}).get(name, ()))
+            spec = ClusterSpec(None, name=name, explicit_name=True, server=f"memory://{name}", resolved_context=f"{name}-ctx")
+            views.append(ClusterView(spec, source, provider_override=options.provider))
+        report = Session(options).run(views=views)
+        return MemoryRun(report.exit_code, json.loads(json.dumps(report.to_dict())))
+
+    return run

@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_list = sub.add_parser("list", help="list every registered check", description="List every check: id, scope, tags, title.")
     p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag")
-    p_list.add_argument("--json", action="store_true", help="as JSON")
+    p_list.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                        help="table (default), json, or markdown (the catalogue in docs/checks.md)")
+    p_list.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
     p_list.set_defaults(func=cmd_list)
 
     from mcdiag.cli import cleanup, gather
@@ -100,8 +102,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     reg = resolve()
     checks = [c for c in reg.checks if not args.tag or set(args.tag) & set(c.tags)]
-    if args.json:
+    if args.format == "json":
         print(json.dumps([c.metadata() for c in checks], indent=2))
+    elif args.format == "markdown":
+        from mcdiag.reports.catalogue import render_markdown
+
+        print(render_markdown(checks), end="")
     else:
         width = max((len(c.id) for c in checks), default=10)
         for c in checks:

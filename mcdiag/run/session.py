@@ -70,9 +70,14 @@ class Session:
         self.interrupted = False
 
     # -- 2. clusters --------------------------------------------------------------------------
-    def load(self, names: Sequence[str] | None = None) -> list[ClusterView]:
-        """Load the clusters and name them; ``names`` (from a pytest-xdist controller) skips the naming reads."""
-        if self.options.from_snapshot:
+    def load(self, names: Sequence[str] | None = None, views: Sequence[ClusterView] | None = None) -> list[ClusterView]:
+        """Load the clusters and name them; ``names`` (from a pytest-xdist controller) skips the naming reads.
+
+        ``views`` (already named, e.g. in-memory views in tests) replaces loading.
+        """
+        if views is not None:
+            self.views = list(views)
+        elif self.options.from_snapshot:
             from mcdiag.gather.snapshot import load_snapshot_views
 
             self.views = load_snapshot_views(Path(self.options.from_snapshot), self.options)
@@ -171,12 +176,12 @@ class Session:
         by_name = {v.name: v for v in self.views}
         return self.runner.run_task(Task(check, tuple(by_name[n] for n in clusters)))
 
-    def run(self) -> RunReport:
+    def run(self, views: Sequence[ClusterView] | None = None) -> RunReport:
         """The whole run (steps 2 to 6); the report holds every planned result, interrupted or not."""
         started, t0 = datetime.now(UTC), _now()
         results: list[Result] = []
         try:
-            self.load()
+            self.load(views=views)
             tasks = plan(self.checks, self.views)
             self.observer.planned(len(tasks))
             self.observer.note(f"checking {len(self.views)} cluster(s): {len(self.checks)} check(s)")

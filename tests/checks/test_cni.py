@@ -87,22 +87,21 @@ DETECTION = [
 ]
 
 
-def run_cni(emulate, mcdiag, objects: list[dict], *extra: str, nodes: list[dict] | None = None):
+def run_cni(memory, objects: list[dict], *extra: str, nodes: list[dict] | None = None):
     objs = [copy.deepcopy(o) for o in _crds()] + (nodes or [node()]) + objects
-    clusters = emulate({"east": objs})
-    return mcdiag("run", "cni-support", *clusters.args(), *extra)
+    return memory({"east": objs}, "run", "cni-support", *extra)
 
 
 @pytest.mark.parametrize(("objects", "cni"), [(o, c) for _, o, c in DETECTION], ids=[i for i, _, _ in DETECTION])
-def test_detection_order(emulate, mcdiag, objects, cni):
-    run = run_cni(emulate, mcdiag, objects, "--provider", "submariner")
+def test_detection_order(memory, objects, cni):
+    run = run_cni(memory, objects, "--provider", "submariner")
     result = run.result("cni-support", "east")
     assert result["details"]["cni"] == cni
     assert run.json["clusters"][0]["cni"] == cni
 
 
-def test_k3s_builtin_flannel_from_node_annotations_passes(emulate, mcdiag):
-    run = run_cni(emulate, mcdiag, [], "--provider", "submariner", nodes=[node("server1", K3S_FLANNEL)])
+def test_k3s_builtin_flannel_from_node_annotations_passes(memory):
+    run = run_cni(memory, [], "--provider", "submariner", nodes=[node("server1", K3S_FLANNEL)])
     result = run.result("cni-support", "east")
     assert result["status"] == "pass" and result["details"]["cni"] == "flannel"
     assert "subctl" in result["message"]  # says that subctl's verdict on flannel is wrong
@@ -124,8 +123,8 @@ def test_k3s_builtin_flannel_from_node_annotations_passes(emulate, mcdiag):
     ],
     ids=["sm-calico", "sm-weave", "sm-generic", "sm-cilium", "none-cilium", "none-generic", "none-canal", "nm-cilium", "nm-generic"],
 )
-def test_verdict_per_provider(emulate, mcdiag, provider, objects, status):
-    run = run_cni(emulate, mcdiag, objects, "--provider", provider)
+def test_verdict_per_provider(memory, provider, objects, status):
+    run = run_cni(memory, objects, "--provider", provider)
     result = run.result("cni-support", "east")
     assert result["status"] == status, result
     assert result["details"]["provider"] == provider
@@ -140,7 +139,7 @@ def test_verdict_per_provider(emulate, mcdiag, provider, objects, status):
         assert "may or may not work" in result["message"]
 
 
-def test_detected_submariner_provider_fails_cilium(emulate, mcdiag):
+def test_detected_submariner_provider_fails_cilium(memory):
     submariner = {
         "apiVersion": "submariner.io/v1alpha1",
         "kind": "Submariner",
@@ -148,15 +147,13 @@ def test_detected_submariner_provider_fails_cilium(emulate, mcdiag):
         "spec": {"clusterID": "east", "broker": "k8s", "brokerK8sApiServer": "https://broker:6443"},
     }
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "submariner-operator"}}
-    run = run_cni(emulate, mcdiag, [ns, submariner, ds("cilium")])
+    run = run_cni(memory, [ns, submariner, ds("cilium")])
     result = run.result("cni-support", "east")
     assert (result["status"], result["details"]["provider"]) == ("fail", "submariner")
 
 
-def test_unreadable_pods_is_an_error_not_generic(emulate, mcdiag):
+def test_unreadable_pods_is_an_error_not_generic(memory):
     objs = [copy.deepcopy(o) for o in _crds()] + [node()]
-    clusters = emulate({"east": objs})
-    clusters["east"].forbid("list", "pods")
-    run = mcdiag("run", "cni-support", *clusters.args(), "--provider", "submariner")
+    run = memory({"east": objs}, "run", "cni-support", "--provider", "submariner", forbid={"east": {"pods"}})
     result = run.result("cni-support", "east")
     assert result["status"] == "error" and "list pods" in (result["hint"] or "")

@@ -33,18 +33,18 @@ def find(objs: list[dict], kind: str, name: str) -> dict:
     return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
 
 
-def run_netmaker(emulate, mcdiag, change=None):
+def run_netmaker(memory, change=None):
     objs = netmaker_pair()
     if change:
         change(objs)
-    return mcdiag("run", "coredns-forwarding", "gateway-nodes", *emulate(objs, version=K3S).args())
+    return memory(objs, "run", "coredns-forwarding", "gateway-nodes", version=K3S)
 
 
 # ---------------------------------------------------------------------------------------------
 # Netmaker
 # ---------------------------------------------------------------------------------------------
-def test_netmaker_pair_passes(emulate, mcdiag):
-    run = run_netmaker(emulate, mcdiag)
+def test_netmaker_pair_passes(memory):
+    run = run_netmaker(memory)
     dns = run.result("coredns-forwarding", "dc1")
     assert dns["status"] == "pass" and "cloud-k3s" in dns["message"], dns
     assert dns["details"]["network"] == "dc1-k3s" and dns["details"]["peer_networks"] == ["cloud-k3s"]
@@ -78,8 +78,8 @@ def _no_gateway_label(objs):
     ],
     ids=["peer-block-missing", "peer-block-without-ip", "no-gateway-label"],
 )
-def test_netmaker_failures(emulate, mcdiag, change, key, message, hint):
-    run = run_netmaker(emulate, mcdiag, change)
+def test_netmaker_failures(memory, change, key, message, hint):
+    run = run_netmaker(memory, change)
     got = run.verdicts()
     assert {k: v for k, v in got.items() if v != "pass"} == {key: "fail"}, run.out
     check, target = key[:-1].split("[")
@@ -90,15 +90,15 @@ def test_netmaker_failures(emulate, mcdiag, change, key, message, hint):
         assert word in result["hint"], result["hint"]
 
 
-def test_netmaker_single_cluster_uses_its_gateway_network(emulate, mcdiag):
+def test_netmaker_single_cluster_uses_its_gateway_network(memory):
     objs = netmaker_pair()
-    run = mcdiag("run", "coredns-forwarding", *emulate({"dc1": objs["dc1"]}, version=K3S).args())
+    run = memory({"dc1": objs["dc1"]}, "run", "coredns-forwarding", version=K3S)
     result = run.result("coredns-forwarding", "dc1")
     assert result["status"] == "pass" and result["details"]["peer_networks"] == ["cloud-k3s"], result
 
 
-def test_submariner_only_checks_skip_on_netmaker(emulate, mcdiag):
-    run = mcdiag("run", "calico-prereqs", "kube-proxy-mode", "nodelocaldns", *emulate(netmaker_pair(), version=K3S).args())
+def test_submariner_only_checks_skip_on_netmaker(memory):
+    run = memory(netmaker_pair(), "run", "calico-prereqs", "kube-proxy-mode", "nodelocaldns", version=K3S)
     for key, status in run.verdicts().items():
         assert status == "skip", key
     assert "applies to" in run.result("kube-proxy-mode", "dc1")["message"]
@@ -122,8 +122,8 @@ def plain_cluster(mode: str = "iptables") -> list[dict]:
     ]
 
 
-def test_preflight_before_install_warns_with_the_fix(emulate, mcdiag):
-    run = mcdiag("run", *MINE, *emulate({"plain": list(_crds()) + plain_cluster("ipvs")}).args())
+def test_preflight_before_install_warns_with_the_fix(memory):
+    run = memory({"plain": list(_crds()) + plain_cluster("ipvs")}, "run", *MINE)
     kp = run.result("kube-proxy-mode", "plain")
     assert kp["status"] == "warn" and "ipvs" in kp["message"] and "not installed yet" in kp["message"] and "mode: iptables" in kp["hint"]
     nl = run.result("nodelocaldns", "plain")
@@ -135,14 +135,14 @@ def test_preflight_before_install_warns_with_the_fix(emulate, mcdiag):
     assert run.code == 0
 
 
-def test_preflight_before_install_passes_when_ready(emulate, mcdiag):
+def test_preflight_before_install_passes_when_ready(memory):
     objs = plain_cluster("iptables")[:-1]
-    run = mcdiag("run", "kube-proxy-mode", "nodelocaldns", *emulate({"plain": list(_crds()) + objs}).args())
+    run = memory({"plain": list(_crds()) + objs}, "run", "kube-proxy-mode", "nodelocaldns")
     assert run.verdicts() == {"kube-proxy-mode[plain]": "pass", "nodelocaldns[plain]": "pass"}
 
 
-def test_gateway_nodes_with_provider_override_checks_labels_before_install(emulate, mcdiag):
-    run = mcdiag("run", "gateway-nodes", "--provider", "submariner", *emulate({"plain": list(_crds()) + plain_cluster()}).args())
+def test_gateway_nodes_with_provider_override_checks_labels_before_install(memory):
+    run = memory({"plain": list(_crds()) + plain_cluster()}, "run", "gateway-nodes", "--provider", "submariner")
     result = run.result("gateway-nodes", "plain")
     assert result["status"] == "fail" and "submariner.io/gateway=true" in result["hint"]
 

@@ -43,12 +43,11 @@ def remove(objs: list[dict], kind: str, name: str) -> None:
     objs.remove(find(objs, kind, name))
 
 
-def run_pair(emulate, mcdiag, change: Callable[[list[dict]], None] | None = None, *args: str):
+def run_pair(memory, change: Callable[[list[dict]], None] | None = None, *args: str):
     dc1, cloud = objects("dc1"), objects("cloud")
     if change:
         change(dc1)
-    clusters = emulate({"dc1": dc1, "cloud": cloud}, version=K3S)
-    return mcdiag("run", CHECK, *clusters.args(), *args)
+    return memory({"dc1": dc1, "cloud": cloud}, "run", CHECK, *args, version=K3S)
 
 
 def crashloop(pod: dict) -> None:
@@ -57,8 +56,8 @@ def crashloop(pod: dict) -> None:
     cs.update(ready=False, restartCount=7, state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}})
 
 
-def test_healthy_pair_passes(emulate, mcdiag):
-    run = run_pair(emulate, mcdiag)
+def test_healthy_pair_passes(memory):
+    run = run_pair(memory)
     for cluster, nodes, gw, net in (("dc1", 3, "datacenter1", "cloud-k3s"), ("cloud", 2, "k3s-2", "dc1-k3s")):
         result = run.result(CHECK, cluster)
         assert result["status"] == "pass", result
@@ -67,36 +66,36 @@ def test_healthy_pair_passes(emulate, mcdiag):
     assert run.code == 0
 
 
-def test_crashloop_fails_even_with_phase_running(emulate, mcdiag):
+def test_crashloop_fails_even_with_phase_running(memory):
     def change(objs):
         crashloop(find(objs, "Pod", "netclient-gv4zf"))  # datacenter2; DaemonSet status still says 3 ready
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail"
     assert "2/3" in result["message"] and "datacenter2" in result["message"] and "CrashLoopBackOff" in result["message"]
 
 
-def test_judged_by_ready_pods_not_daemonset_status(emulate, mcdiag):
+def test_judged_by_ready_pods_not_daemonset_status(memory):
     def change(objs):
         ready = next(c for c in find(objs, "Pod", "netclient-p5dqg")["status"]["conditions"] if c["type"] == "Ready")
         ready.update(status="False", reason="ContainersNotReady")
         remove(objs, "Pod", "netclient-hkznw")  # master1: scheduled per status, but no pod at all
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail"
     assert "1/3" in result["message"] and "master1: no pod" in result["message"] and "ContainersNotReady" in result["message"]
     assert result["details"]["default/netclient"]["not_ready"].keys() == {"master1", "datacenter1"}
 
 
-def test_pending_pod_fails(emulate, mcdiag):
+def test_pending_pod_fails(memory):
     def change(objs):
         find(objs, "Pod", "netclient-gv4zf")["status"] = {"phase": "Pending"}
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail" and "phase Pending" in result["message"]
 
 
-def test_nodeselector_subset_and_untolerated_taint_are_not_expected(emulate, mcdiag):
+def test_nodeselector_subset_and_untolerated_taint_are_not_expected(memory):
     def change(objs):
         ds = find(objs, "DaemonSet", "netclient")
         ds["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/os": "linux"}
@@ -105,49 +104,49 @@ def test_nodeselector_subset_and_untolerated_taint_are_not_expected(emulate, mcd
         remove(objs, "Pod", "netclient-gv4zf")
         remove(objs, "Pod", "netclient-hkznw")
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "pass", result
     assert "ready on 1 of 3 node(s)" in result["message"]
 
 
-def test_gateway_pod_off_gateway_node_fails(emulate, mcdiag):
+def test_gateway_pod_off_gateway_node_fails(memory):
     def change(objs):
         find(objs, "Pod", "netclient-gateway-7d9f8b6c5-x2x7q")["spec"]["nodeName"] = "datacenter2"
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail"
     assert "datacenter2" in result["message"] and "gateway=true" in result["message"]
     assert "preferred" in result["hint"]
 
 
-def test_no_gateway_label_fails(emulate, mcdiag):
+def test_no_gateway_label_fails(memory):
     def change(objs):
         del find(objs, "Node", "datacenter1")["metadata"]["labels"]["gateway"]
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail"
     assert "no node is labelled gateway=true" in result["message"] and "kubectl label node" in result["hint"]
 
 
-def test_missing_gateway_deployment_fails(emulate, mcdiag):
+def test_missing_gateway_deployment_fails(memory):
     def change(objs):
         remove(objs, "Deployment", "netclient-gateway")
         remove(objs, "Pod", "netclient-gateway-7d9f8b6c5-x2x7q")
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail" and "netclient-gateway" in result["message"]
     assert "OTHER" in result["hint"]
 
 
-def test_gateway_crashloop_fails(emulate, mcdiag):
+def test_gateway_crashloop_fails(memory):
     def change(objs):
         crashloop(find(objs, "Pod", "netclient-gateway-7d9f8b6c5-x2x7q"))
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail" and "CrashLoopBackOff" in result["message"]
 
 
-def test_gateway_unavailable_fails(emulate, mcdiag):
+def test_gateway_unavailable_fails(memory):
     def change(objs):
         dep = find(objs, "Deployment", "netclient-gateway")
         dep["status"].update(availableReplicas=0, readyReplicas=0)
@@ -155,48 +154,48 @@ def test_gateway_unavailable_fails(emulate, mcdiag):
                                               message="Deployment does not have minimum availability.")
         remove(objs, "Pod", "netclient-gateway-7d9f8b6c5-x2x7q")
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "fail" and "0 of 1 replicas available" in result["message"]
 
 
-def test_gateway_in_own_network_fails(emulate, mcdiag):
+def test_gateway_in_own_network_fails(memory):
     def change(objs):
         env = find(objs, "Deployment", "netclient-gateway")["spec"]["template"]["spec"]["containers"][0]["env"]
         next(e for e in env if e["name"] == "NETWORK")["value"] = "dc1-k3s"
 
-    run = run_pair(emulate, mcdiag, change)
+    run = run_pair(memory, change)
     result = run.result(CHECK, "dc1")
     assert result["status"] == "fail"
     assert "own network" in result["message"] and "cloud-k3s of cluster cloud" in result["message"]
     assert run.status(CHECK, "cloud") == "pass"
 
 
-def test_servicex_unavailable_fails_and_absent_passes(emulate, mcdiag):
+def test_servicex_unavailable_fails_and_absent_passes(memory):
     def broken(objs):
         crashloop(find(objs, "Pod", "servicex-785dd5699b-78q5w"))
         find(objs, "Deployment", "servicex")["status"]["availableReplicas"] = 0
 
-    result = run_pair(emulate, mcdiag, broken).result(CHECK, "dc1")
+    result = run_pair(memory, broken).result(CHECK, "dc1")
     assert result["status"] == "fail" and "servicex" in result["message"] and "master key" in result["hint"]
 
     def absent(objs):
         remove(objs, "Deployment", "servicex")
         remove(objs, "Pod", "servicex-785dd5699b-78q5w")
 
-    result = run_pair(emulate, mcdiag, absent).result(CHECK, "dc1")
+    result = run_pair(memory, absent).result(CHECK, "dc1")
     assert result["status"] == "pass" and "servicex" not in result["message"]
 
 
-def test_many_restarts_warn(emulate, mcdiag):
+def test_many_restarts_warn(memory):
     def change(objs):
         find(objs, "Pod", "netclient-p5dqg")["status"]["containerStatuses"][0]["restartCount"] = 12
 
-    result = run_pair(emulate, mcdiag, change).result(CHECK, "dc1")
+    result = run_pair(memory, change).result(CHECK, "dc1")
     assert result["status"] == "warn" and "netclient-p5dqg (12)" in result["message"]
 
 
-def test_skips_on_other_providers(emulate, mcdiag):
-    run = run_pair(emulate, mcdiag, None, "--provider", "none")
+def test_skips_on_other_providers(memory):
+    run = run_pair(memory, None, "--provider", "none")
     result = run.result(CHECK, "dc1")
     assert result["status"] == "skip" and "netmaker" in result["message"] and "none" in result["message"]
 

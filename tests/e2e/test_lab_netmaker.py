@@ -81,3 +81,12 @@ def test_temporary_echo_service(lab, tmp_path):
             f".mcdiag-probes.{net}")
     objects, processes = wait_clean(lab)
     assert objects == {} and processes == []
+
+
+def test_default_mode_matches_the_golden_map(lab, tmp_path):
+    """The README's own command (no --service, clusters named by context) gives the map kept in tests/golden."""
+    from tests.conftest import GOLDEN
+    from tests.e2e.conftest import cluster_args
+
+    run = run_mcdiag(["all", *cluster_args(lab)], tmp_path)
+    assert run.verdicts() == GOLDEN["lab-netmaker/healthy"]

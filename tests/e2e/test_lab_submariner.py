@@ -189,3 +189,12 @@ def test_passive_starts_no_pod(lab, tmp_path):
     assert lab.pods() == before == {"cluster": [], "cluster1": []}
     assert managed_objects(lab) == {} and probe_processes() == []
     assert "probe pods" not in run.err
+
+
+def test_default_mode_matches_the_golden_map(lab, tmp_path):
+    """The README's own command (no --service) gives the verdict map kept in tests/golden."""
+    from tests.conftest import GOLDEN
+
+    run = run_mcdiag(["all", *cluster_args(lab)], tmp_path)
+    assert run.verdicts() == GOLDEN["lab-submariner/healthy"]
+    assert_clean(lab)
