@@ -82,6 +82,8 @@ class Outcome:
     message: str
     hint: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: The docs link for this outcome when it is not the check's ``docs`` (see :attr:`Check.provider_docs`).
+    docs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,8 @@ class Check:
     #: The default remediation sentence for a fail/warn; an outcome may give its own.
     hint: ClassVar[str] = ""
     docs: ClassVar[str | None] = None
+    #: Docs links per provider (``{"netmaker": URL}``), used instead of ``docs`` for results about such clusters.
+    provider_docs: ClassVar[Mapping[str, str]] = MappingProxyType({})
     #: The resource lists this check reads; the view fetches them once per cluster.
     reads: ClassVar[tuple[Resource, ...]] = ()
     #: When set, the check applies only to clusters whose provider is in it.
@@ -299,6 +303,14 @@ class Check:
         if outcome.status is Status.FAIL and provider == "none":
             return self.warn(outcome.message + " (Submariner is not installed yet)", hint=outcome.hint, **dict(outcome.details))
         return outcome
+
+    @classmethod
+    def docs_for(cls, *providers: str | None) -> str | None:
+        """The docs link for results about clusters of these providers (the first with its own link wins)."""
+        for provider in providers:
+            if provider and provider in cls.provider_docs:
+                return cls.provider_docs[provider]
+        return cls.docs
 
     @classmethod
     def description(cls) -> str:

@@ -15,7 +15,9 @@ from typing import Any
 from mcdiag.facts import cluster, netmaker, objects, submariner
 from mcdiag.facts.objects import (
     annotations,
+    container_args,
     env_value,
+    flag_value,
     labels,
     meta,
     node_address,
@@ -213,13 +215,18 @@ def submariner_tunnel(a: ClusterView, b: ClusterView, b_gateway: NodeChoice) -> 
 def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
     """B's Netmaker gateway: ExternalIP, else flannel's public-ip annotation, else InternalIP; the WireGuard port.
 
-    The port is ``NETCLIENT_PORT`` of B's ``netclient-gateway`` Deployment when it is a literal, else 51821.
+    The port is ``NETCLIENT_PORT`` of B's ``netclient-gateway`` Deployment when it is a literal (netclient
+    v0.9.x), else its ``netclient join --port N`` (older manifests), else 51821.
     """
     port = TunnelPort(DEFAULT_WIREGUARD_PORT, "WireGuard", "default")
     for dep in sorted(b.select(R.DEPLOYMENTS, app="netclient-gateway"), key=qualname):
         value = _port(env_value(dep, "NETCLIENT_PORT"))
         if value:
             port = TunnelPort(value, "WireGuard", f"NETCLIENT_PORT of Deployment {qualname(dep)}")
+            break
+        value = _port(flag_value(container_args(dep), "--port"))
+        if value:
+            port = TunnelPort(value, "WireGuard", f"netclient join --port of Deployment {qualname(dep)}")
             break
     node = b_gateway.node or {}
     external = node_address(node, "ExternalIP")

@@ -23,14 +23,42 @@ def _error_record(exc: ResourceUnavailable) -> dict[str, Any]:
     return {"kind": exc.kind, "message": exc.message, "status": exc.status, "hint": exc.hint}
 
 
+def with_read_facts(obj: dict[str, Any], read_facts: tuple[Callable[[dict[str, Any]], dict[str, str]], ...]) -> dict[str, Any]:
+    """``obj`` with the annotations each read fact derives from it (the raw object, before redaction).
+
+    A read fact returns annotations that are safe to keep (a name, never the secret it was read from).
+    """
+    extra: dict[str, str] = {}
+    for fact in read_facts:
+        try:
+            extra.update(fact(obj) or {})
+        except Exception:  # noqa: BLE001 - a fact that cannot be read is simply not kept
+            continue
+    if not extra or not isinstance(obj.get("metadata"), dict):
+        return obj
+    meta = dict(obj["metadata"])
+    meta["annotations"] = {**(meta.get("annotations") or {}), **extra}
+    return {**obj, "metadata": meta}
+
+
 class ClusterView:
     """What mcdiag knows of one cluster: cached lists, discovery, version and derived facts."""
 
-    def __init__(self, spec: ClusterSpec, source: Any, *, provider_override: str | None = None):
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        source: Any,
+        *,
+        provider_override: str | None = None,
+        read_facts: Iterable[Callable[[dict[str, Any]], dict[str, str]]] = (),
+    ):
         self.spec = spec
         self.source = source
         self.name: str = spec.name or spec.resolved_context or "cluster"
         self.provider_override = provider_override
+        #: Facts computed from each raw object before redaction (kept as annotations of the redacted copy),
+        #: e.g. the Netmaker network inside an access token: see :func:`with_read_facts`.
+        self.read_facts = tuple(read_facts)
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._lists: dict[str, list[dict[str, Any]] | ResourceUnavailable] = {}
@@ -85,7 +113,7 @@ class ClusterView:
                     "not-served",
                     f"{res.plural}.{res.group} is not served by the API server ({res.group_version} not installed)",
                 )
-            return [redact(item) for item in self.source.list(res)]
+            return [redact(with_read_facts(item, self.read_facts)) for item in self.source.list(res)]
         except ResourceUnavailable as exc:
             if exc.kind == "forbidden":
                 exc.hint = exc.hint or f"Grant the kubeconfig's user permission to {res.rbac()} (kubectl auth can-i {res.rbac()})."

@@ -46,4 +46,6 @@ def render_markdown(checks: Sequence[type[Check]]) -> str:
             lines.append(f"- Default hint: {c.hint}")
         if c.docs:
             lines.append(f"- Docs: <{c.docs}>")
+        for provider, url in sorted(c.provider_docs.items()):
+            lines.append(f"- Docs for {provider} clusters: <{url}>")
     return "\n".join(lines) + "\n"

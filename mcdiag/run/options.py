@@ -52,7 +52,8 @@ class Options:
     service_cidr: list[str] = field(default_factory=list)
     netmaker_subnet: list[str] = field(default_factory=list)
     # active checks
-    service: str | None = None
+    service: list[str] = field(default_factory=list)
+    max_services: int = 5
     max_rtt: float = 100.0
     image: str | None = None
     image_repository: str | None = None
@@ -85,7 +86,8 @@ class Options:
             "service_cidrs": _per_cluster(self.service_cidr, "--service-cidr", cluster_names),
             "netmaker_subnets": [c for v in self.netmaker_subnet for c in split_cidrs(v)],
             "max_rtt": self.max_rtt,
-            "service": self.service,
+            "service": list(self.service),
+            "max_services": self.max_services,
             "image": self.image,
             "image_repository": self.image_repository,
             "passive": self.passive,
@@ -109,8 +111,11 @@ class Options:
             _, bad = parse_networks(cidrs)
             if bad or not cidrs:
                 raise UsageError(f"not a CIDR: {value!r} (expected [CLUSTER=]CIDR[,CIDR...])")
-        if self.service and not re.fullmatch(r"[a-z0-9-]+/[a-z0-9-]+", self.service):
-            raise UsageError(f"--service expects NAMESPACE/NAME, got {self.service!r}")
+        for svc in self.service:
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?", svc):
+                raise UsageError(f"--service expects NAMESPACE/NAME, got {svc!r}")
+        if self.max_services < 0:
+            raise UsageError("--max-services must be 0 or more")
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", self.probe_namespace or "") or len(self.probe_namespace) > 63:
             raise UsageError(f"--probe-namespace {self.probe_namespace!r} is not a valid namespace name")
         if self.from_snapshot and self.gives_clusters:
@@ -216,7 +221,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag("pod_cidr", "pod CIDR(s), overriding discovery", NETWORK, list, metavar="[CLUSTER=]CIDR"),
     Flag("service_cidr", "service CIDR(s), overriding discovery", NETWORK, list, metavar="[CLUSTER=]CIDR"),
     Flag("netmaker_subnet", "Netmaker network subnet(s)", NETWORK, list, metavar="CIDR"),
-    Flag("service", "exported service to probe (default: a temporary echo service)", ACTIVE, metavar="NS/NAME"),
+    Flag("service", "a service of the peer to probe by DNS and HTTP, instead of its exported ones (repeatable)", ACTIVE,
+         list, metavar="NS/NAME"),
+    Flag("max_services", "at most this many of the peer's exported services are probed, besides mcdiag's echo "
+         "service (default 5)", ACTIVE, int, metavar="N"),
     Flag("max_rtt", "latency warns above this RTT (default 100)", ACTIVE, float, metavar="MS"),
     Flag("image", "probe pod image (default: mcdiag's probe image)", ACTIVE),
     Flag("image_repository", "registry mirror for the probe image", ACTIVE, metavar="REPO"),

@@ -10,6 +10,7 @@ The order of a run (gate, prefetch, checks) is :class:`~mcdiag.run.session.Sessi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -67,7 +68,7 @@ def result_of(task: Task, outcome: Outcome, duration: float) -> Result:
         status=outcome.status,
         message=outcome.message,
         hint=hint,
-        docs=check.docs if outcome.status in (Status.FAIL, Status.WARN, Status.ERROR) else None,
+        docs=(outcome.docs or check.docs) if outcome.status in (Status.FAIL, Status.WARN, Status.ERROR) else None,
         tags=sorted_tags(check.tags),
         duration_s=duration,
         details=MappingProxyType(dict(outcome.details)),
@@ -110,11 +111,25 @@ def evaluate(task: Task, all_views: tuple[ClusterView, ...], options: dict[str, 
         outcome = task.check().run(CheckContext(task.views, all_views, MappingProxyType(options), probes))
         if not isinstance(outcome, Outcome):
             return Outcome(Status.ERROR, f"check returned {type(outcome).__name__}, not an Outcome")
-        return outcome
+        return _provider_docs(task, outcome)
     except ResourceUnavailable as exc:
         return _unavailable_outcome(exc)
     except Exception as exc:  # a check never raises out of the runner
         return Outcome(Status.ERROR, f"internal error in check: {exc.__class__.__name__}: {exc}")
+
+
+def _provider_docs(task: Task, outcome: Outcome) -> Outcome:
+    """Give the outcome the check's docs link for its clusters' provider (Netmaker results link Netmaker docs)."""
+    if outcome.docs or not task.check.provider_docs:
+        return outcome
+    providers = []
+    for view in task.views:
+        try:
+            providers.append(view.fact(detect_provider))
+        except Exception:  # noqa: BLE001 - the check's own docs link then
+            continue
+    docs = task.check.docs_for(*providers)
+    return dataclasses.replace(outcome, docs=docs) if docs != task.check.docs else outcome
 
 
 def _run_with_timeout(fn: Callable[[], Outcome], timeout: float) -> tuple[Outcome, bool]:

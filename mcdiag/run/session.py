@@ -28,6 +28,7 @@ from typing import Any
 
 from mcdiag.errors import UsageError
 from mcdiag.facts.cluster import PROVIDER_READS, detect_provider
+from mcdiag.facts.netmaker import READ_FACTS
 from mcdiag.facts.networks import CIDR_READS, CNI_READS, cidrs_of, detect_cni
 from mcdiag.facts.submariner import submariner_cluster_id
 from mcdiag.gather.kubeconfig import load_cluster
@@ -77,6 +78,8 @@ class Session:
         """
         if views is not None:
             self.views = list(views)
+            for view in self.views:
+                view.read_facts = view.read_facts or READ_FACTS
         elif self.options.from_snapshot:
             from mcdiag.gather.snapshot import load_snapshot_views
 
@@ -92,7 +95,8 @@ class Session:
                 for spec, name in zip(specs, names, strict=True):
                     spec.name, spec.explicit_name = name, True
             self.views = [
-                ClusterView(spec, load_cluster(spec, self.options.request_timeout), provider_override=self.options.provider)
+                ClusterView(spec, load_cluster(spec, self.options.request_timeout), provider_override=self.options.provider,
+                            read_facts=READ_FACTS)
                 for spec in specs
             ]
             resolve_names(self.views)
