@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from mcdiag.errors import ResourceUnavailable
-from mcdiag.facts import cluster, submariner
+from mcdiag.facts import cluster, netmaker, submariner
 from mcdiag.gather import resources as R
 from mcdiag.model import Check, CheckContext, Outcome
 
@@ -55,6 +57,7 @@ class K8sVersion(Check):
     reads = cluster.PROVIDER_READS + (R.SERVICEDISCOVERIES,)
     hint = "Upgrade the cluster to a Kubernetes version Submariner supports."
     docs = "https://submariner.io/getting-started/#prerequisites"
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster

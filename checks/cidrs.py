@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
 from typing import Any
 
-from mcdiag.facts import cluster, networks, submariner
+from mcdiag.facts import cluster, netmaker, networks, submariner
 from mcdiag.model import Check, CheckContext, Outcome, Scope, reads
 
 SUBMARINER_GLOBALNET_DOCS = "https://submariner.io/getting-started/architecture/globalnet/"
@@ -20,6 +21,7 @@ class ClusterCidrs(Check):
     reads = networks.CIDR_READS
     hint = "Pass --pod-cidr/--service-cidr CLUSTER=CIDR, or make the CIDRs discoverable (kubeadm-config, Submariner CR)."
     docs = "https://submariner.io/operations/deployment/subctl/#join-flags-general"
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster
@@ -90,10 +92,11 @@ class CidrOverlap(Check):
     id = "cidr-overlap"
     title = "CIDR overlap between clusters"
     scope = Scope.PAIR
-    tags = frozenset({"preflight", "passive"})
+    tags = frozenset({"preflight", "passive", "inter-cluster"})
     reads = reads(networks.CIDR_READS, cluster.PROVIDER_READS)
     hint = "Re-create one cluster with non-overlapping pod/service CIDRs, or deploy Submariner with Globalnet."
     docs = SUBMARINER_GLOBALNET_DOCS
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         a, b = ctx.a, ctx.b

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
 from typing import Any
 
-from mcdiag.facts import cluster, networks, submariner
+from mcdiag.facts import cluster, netmaker, networks, submariner
 from mcdiag.facts.objects import meta
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
@@ -46,6 +47,7 @@ class CniSupport(Check):
     reads = reads(networks.CNI_READS, cluster.PROVIDER_READS)
     hint = "Use a CNI Submariner supports (Calico, Flannel, Canal, Weave, OVN-Kubernetes, OpenShift SDN, kindnet)."
     docs = SUBMARINER_CNI_DOCS
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster

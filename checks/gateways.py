@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
 from typing import Any
 
-from mcdiag.facts import cluster
+from mcdiag.facts import cluster, netmaker
 from mcdiag.facts.objects import annotations, labels, meta, node_ready
 from mcdiag.gather import resources as R
 from mcdiag.model import Check, CheckContext, Findings, Outcome, reads
@@ -40,6 +41,7 @@ class GatewayNodes(Check):
     tags = frozenset({"preflight", "passive"})
     reads = reads((R.NODES,), cluster.PROVIDER_READS)
     docs = "https://submariner.io/operations/nat-traversal/"
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAK8S_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster

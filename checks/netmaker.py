@@ -10,7 +10,7 @@ from mcdiag.facts.objects import agent_problem, daemonset_wants, labels, meta, w
 from mcdiag.gather import resources as R
 from mcdiag.model import Check, CheckContext, Outcome, reads
 
-NETMAK8S_DOCS = "https://github.com/gravitl/netmak8s"
+NETMAK8S_DOCS = netmaker.NETMAK8S_DOCS
 
 
 class NetclientDeployment(Check):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from types import MappingProxyType
 from typing import Any
 
 from mcdiag.active import targets as T
 from mcdiag.active.base import ActiveCheck, not_started
-from mcdiag.facts import cluster, dns, submariner
+from mcdiag.facts import cluster, dns, netmaker, submariner
 from mcdiag.gather import resources as R
 from mcdiag.model import CheckContext, Outcome, Scope
 
@@ -119,6 +120,7 @@ class DnsClusterset(ServiceCheck):
     title = "Cross-cluster service DNS"
     hint = "Check service export and DNS forwarding for the clusterset zone."
     docs = "https://submariner.io/getting-started/architecture/service-discovery/"
+    provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
 
     def probe(self, ctx: CheckContext, probes: Any) -> Outcome:
         a, b = ctx.a, ctx.b

@@ -1,9 +1,10 @@
 """Submariner's own state: submariner-deployment, submariner-endpoints, broker-clusters, gateway-connections,
-routeagent-connections.
+routeagent-connections, cluster-id, submariner-versions, cable-driver.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mcdiag.errors import ResourceUnavailable
@@ -11,7 +12,7 @@ from mcdiag.facts import cluster, objects, submariner
 from mcdiag.facts.objects import meta, qualname
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
-from mcdiag.model import Check, CheckContext, Findings, Outcome, reads
+from mcdiag.model import Check, CheckContext, Findings, Outcome, Scope, reads
 
 SUBMARINER = frozenset({"submariner"})
 
@@ -227,7 +228,8 @@ class BrokerClusters(Check):
     id = "broker-clusters"
     title = "Broker: joined clusters and CRDs"
     tags = frozenset({"passive", "submariner"})
-    # No provider filter: a broker-only cluster (helm broker chart, no Submariner CR) is still checked.
+    # Provider none too: a broker-only cluster (helm broker chart, no Submariner CR) is still checked.
+    providers = frozenset({"submariner", "none"})
     reads = reads((R.NAMESPACES, R.SUBMARINER_CLUSTERS, R.CRDS), cluster.PROVIDER_READS)
     docs = "https://submariner.io/getting-started/architecture/broker/"
 
@@ -429,3 +431,137 @@ class RouteAgentConnections(Check):
             gateway_nodes=sorted(gateway_nodes),
             notes=notes,
         )
+
+
+#: A DNS-1123 label: what Lighthouse needs a cluster id to be (it builds ``CLUSTERID.SVC.NS.svc.clusterset.local``).
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def cluster_id_problem(cluster_id: str) -> str | None:
+    """Why ``cluster_id`` is not a valid DNS-1123 label, or ``None``."""
+    if len(cluster_id) > 63:
+        return f"is {len(cluster_id)} characters long (at most 63)"
+    if DNS1123_LABEL.fullmatch(cluster_id):
+        return None
+    reasons = []
+    if "." in cluster_id:
+        reasons.append("contains dots (a label has none: Lighthouse's CLUSTERID.SVC.NS.svc.clusterset.local would gain a level)")
+    if cluster_id != cluster_id.lower():
+        reasons.append("has upper-case letters")
+    if any(not (c.isalnum() or c in "-.") for c in cluster_id):
+        reasons.append("has characters other than a-z, 0-9 and -")
+    if cluster_id[:1] == "-" or cluster_id[-1:] == "-":
+        reasons.append("starts or ends with -")
+    return "; ".join(reasons) or "is not a DNS-1123 label"
+
+
+class ClusterId(Check):
+    """The Submariner cluster ID is a valid DNS-1123 label (Lighthouse builds DNS names from it) and unique among the given clusters."""
+
+    id = "cluster-id"
+    title = "Submariner cluster ID"
+    tags = frozenset({"preflight", "passive", "submariner"})
+    providers = SUBMARINER
+    reads = reads(submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
+    hint = ("Rejoin the cluster with a cluster ID that is a lowercase DNS-1123 label unique in the cluster set "
+            "(subctl join --clusterid NAME; with Helm, submariner.clusterId).")
+    docs = "https://submariner.io/operations/deployment/subctl/#join"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        view = ctx.cluster
+        settings = view.fact(submariner.submariner_settings)
+        if not settings.installed:
+            return self.skip("no Submariner CR: the cluster ID is chosen when the cluster joins")
+        cid = settings.cluster_id
+        if not cid:
+            return self.fail(f"the Submariner CR {settings.namespace}/submariner has no clusterID (spec or status)")
+        found = Findings()
+        problem = cluster_id_problem(str(cid))
+        if problem:
+            found.fail(f"cluster ID {cid!r} {problem}: Lighthouse cannot build DNS names from it", self.hint)
+        same = []
+        for peer in ctx.peers(view):
+            if peer.unreachable:
+                continue
+            try:
+                if peer.fact(cluster.detect_provider) != "submariner":
+                    continue
+                other = peer.fact(submariner.submariner_settings).cluster_id
+            except ResourceUnavailable:
+                continue
+            if other == cid:
+                same.append(peer.name)
+        if same:
+            found.fail(f"cluster ID {cid!r} is also the cluster ID of {', '.join(same)}: the broker keeps one Endpoint per ID",
+                       "Give every cluster its own cluster ID: rejoin one of them with subctl join --clusterid NEW-NAME.")
+        return found.outcome(self, f"cluster ID {cid!r} is a valid DNS-1123 label, unique among the given clusters",
+                             cluster_id=cid, same_id=same)
+
+
+class SubmarinerVersions(Check):
+    """The Submariner components run the same version within the cluster and as the other given clusters."""
+
+    id = "submariner-versions"
+    title = "Submariner versions"
+    tags = frozenset({"passive", "submariner"})
+    providers = SUBMARINER
+    reads = reads(submariner.VERSION_READS, submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
+    hint = "Upgrade every cluster to the same Submariner release (subctl upgrade, or helm upgrade of the operator chart)."
+    docs = "https://submariner.io/operations/upgrading/"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        view = ctx.cluster
+        mine = view.fact(submariner.component_versions)
+        if not mine:
+            return self.skip(f"no Submariner component found in {submariner.submariner_namespace(view)}")
+        found = Findings()
+        known = {c: v for c, v in mine.items() if v}
+        versions = sorted(set(known.values()))
+        if len(versions) > 1:
+            by = "; ".join(f"{v}: {', '.join(sorted(c for c, x in known.items() if x == v))}" for v in versions)
+            found.warn(f"the Submariner components of {view.name} run different versions ({by})",
+                       "Let the operator roll every component to one version (subctl upgrade), or fix the images set by hand.")
+        peers: dict[str, list[str]] = {}
+        for peer in ctx.peers(view):
+            if peer.unreachable:
+                continue
+            try:
+                if peer.fact(cluster.detect_provider) != "submariner":
+                    continue
+                theirs = sorted({v for v in peer.fact(submariner.component_versions).values() if v})
+            except ResourceUnavailable:
+                continue
+            if theirs:
+                peers[peer.name] = theirs
+        skew = {name: v for name, v in peers.items() if v != versions}
+        if skew and versions:
+            found.warn(f"{view.name} runs Submariner {', '.join(versions)}, "
+                       + ", ".join(f"{name} runs {', '.join(v)}" for name, v in sorted(skew.items())), self.hint)
+        unknown = sorted(c for c, v in mine.items() if not v)
+        ok = f"every Submariner component runs {', '.join(versions) or 'an unversioned image'}"
+        ok += f" (as {', '.join(sorted(peers))})" if peers and not skew else ""
+        return found.outcome(self, ok, components=mine, peers=peers, unversioned=unknown)
+
+
+class CableDriver(Check):
+    """Both clusters' gateways use the same cable driver (a libreswan cluster and a wireguard cluster never connect)."""
+
+    id = "cable-driver"
+    title = "Cable driver"
+    scope = Scope.PAIR
+    tags = frozenset({"passive", "submariner", "inter-cluster"})
+    providers = SUBMARINER
+    reads = reads(submariner.ENDPOINT_READS, submariner.SUBMARINER_SETTINGS_READS)
+    hint = "Join every cluster with the same cable driver (subctl join --cable-driver NAME; with Helm, submariner.cableDriver)."
+    docs = "https://submariner.io/getting-started/architecture/gateway-engine/"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        (da, sa), (db, sb) = ctx.a.fact(submariner.cable_driver), ctx.b.fact(submariner.cable_driver)
+        details = {ctx.a.name: {"driver": da, "source": sa}, ctx.b.name: {"driver": db, "source": sb}}
+        if da is None or db is None:
+            missing = [v.name for v, d in ((ctx.a, da), (ctx.b, db)) if d is None]
+            return self.skip(f"cannot tell the cable driver of {', '.join(missing)} (no Submariner CR, no local Endpoint)", **details)
+        if da != db:
+            return self.fail(f"{ctx.a.name} uses cable driver {da} ({sa}), {ctx.b.name} uses {db} ({sb}): "
+                             "their gateways can never connect", **details)
+        return self.passed(f"both use cable driver {da}", **details)

@@ -9,11 +9,12 @@ that never starts makes the check ``error`` with the reason the pod gives (``Err
 from __future__ import annotations
 
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 from mcdiag.active import targets as T
 from mcdiag.active.executor import PodResult, PodSpec
-from mcdiag.facts import cluster
+from mcdiag.facts import cluster, netmaker
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, CheckContext, Outcome
 
@@ -23,7 +24,7 @@ BOTH = frozenset({"submariner", "netmaker"})
 SUBMARINER_DOCS = "https://submariner.io/operations/troubleshooting/"
 
 
-NETMAKER_DOCS = "https://docs.netmaker.io/"
+NETMAKER_DOCS = netmaker.NETMAKER_DOCS
 
 
 def marker() -> str:
@@ -58,6 +59,7 @@ class ActiveCheck(Check):
 
     providers = BOTH
     timeout = 240.0
+    provider_docs = MappingProxyType({"netmaker": NETMAKER_DOCS})
 
     def run(self, ctx: CheckContext) -> Outcome:
         if ctx.probes is None:

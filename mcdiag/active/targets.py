@@ -150,13 +150,7 @@ def _port(value: Any) -> int | None:
     return port if 0 < port < 65536 else None
 
 
-def local_endpoint(view: ClusterView) -> dict[str, Any] | None:
-    """The cluster's own Submariner ``Endpoint`` (its cluster id; in the Submariner namespace first)."""
-    cid = submariner.cluster_id_of(view)
-    ns = submariner.submariner_namespace(view)
-    mine = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cid]
-    mine.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
-    return mine[0] if mine else None
+local_endpoint = submariner.local_endpoint
 
 
 def _endpoint_seen_by(view: ClusterView, cluster_id: str) -> dict[str, Any] | None:

@@ -165,3 +165,74 @@ def lighthouse_dns_ip(view: ClusterView) -> str | None:
     svc = view.find(R.SERVICES, LIGHTHOUSE_DNS_SERVICE, ns)
     ip = ((svc or {}).get("spec") or {}).get("clusterIP")
     return ip if ip and ip != "None" else None
+
+
+ENDPOINT_READS = (R.SUBMARINERS, R.SUBMARINER_ENDPOINTS)
+
+
+def local_endpoint(view: ClusterView) -> dict[str, Any] | None:
+    """The cluster's own Submariner ``Endpoint`` (its cluster id; in the Submariner namespace first)."""
+    cid = cluster_id_of(view)
+    ns = submariner_namespace(view)
+    mine = [e for e in view.optional(R.SUBMARINER_ENDPOINTS) or [] if (e.get("spec") or {}).get("cluster_id") == cid]
+    mine.sort(key=lambda e: (meta(e).get("namespace") != ns, qualname(e)))
+    return mine[0] if mine else None
+
+
+#: Submariner's default cable driver (``subctl join`` without ``--cable-driver``).
+DEFAULT_CABLE_DRIVER = "libreswan"
+
+
+def cable_driver(view: ClusterView) -> tuple[str | None, str]:
+    """The cable driver this cluster's gateway uses, and where that was read.
+
+    The local Endpoint's ``backend`` (what the running gateway registered), else the Submariner
+    CR's ``spec.cableDriver``, else Submariner's default (libreswan) when the CR leaves it empty.
+    """
+    endpoint = local_endpoint(view)
+    backend = ((endpoint or {}).get("spec") or {}).get("backend")
+    if backend:
+        return str(backend), f"backend of local Endpoint {qualname(endpoint)}"
+    cr = submariner_cr(view)
+    if cr is None:
+        return None, "no Submariner CR and no local Endpoint"
+    driver = (cr.get("spec") or {}).get("cableDriver")
+    if driver:
+        return str(driver), f"cableDriver of Submariner CR {qualname(cr)}"
+    return DEFAULT_CABLE_DRIVER, f"Submariner's default (Submariner CR {qualname(cr)} sets no cableDriver)"
+
+
+#: The Submariner components whose images must agree: (kind, name).
+COMPONENTS = (
+    ("Deployment", "submariner-operator"),
+    ("DaemonSet", "submariner-gateway"),
+    ("DaemonSet", "submariner-routeagent"),
+    ("DaemonSet", "submariner-metrics-proxy"),
+    ("DaemonSet", "submariner-globalnet"),
+    ("Deployment", "submariner-lighthouse-agent"),
+    ("Deployment", "submariner-lighthouse-coredns"),
+)
+VERSION_READS = (R.SUBMARINERS, R.DAEMONSETS, R.DEPLOYMENTS)
+
+
+def image_version(image: str) -> str | None:
+    """The version an image reference carries: its tag without a leading ``v`` (``None`` for digests only or ``latest``)."""
+    ref = str(image).split("@", 1)[0]
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag or not tag or tag in ("latest", "devel"):
+        return None
+    return tag[1:] if tag[:1] == "v" and tag[1:2].isdigit() else tag
+
+
+def component_versions(view: ClusterView) -> dict[str, str | None]:
+    """``{component: version}`` of the Submariner components deployed here (their first container's image tag)."""
+    ns = submariner_namespace(view)
+    out: dict[str, str | None] = {}
+    for kind, name in COMPONENTS:
+        res = R.DEPLOYMENTS if kind == "Deployment" else R.DAEMONSETS
+        workload = view.find(res, name, ns)
+        if workload is None:
+            continue
+        containers = ((((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")) or []
+        out[name] = image_version(containers[0].get("image") or "") if containers else None
+    return out

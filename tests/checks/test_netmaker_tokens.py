@@ -146,3 +146,28 @@ def test_no_token_in_any_output(emulate, mcdiag, tmp_path):
     assert "cloud-k3s" in text  # the network is kept...
     for secret in [*secrets, PLANTED_KEY, *(s.rstrip("=") for s in secrets)]:
         assert secret not in text  # ...the token and its key are not
+
+
+def test_every_link_a_netmaker_result_prints_is_netmakers():
+    from mcdiag.run.registry import resolve
+
+    for check in resolve(include_plugins=False).checks:
+        if check.providers is not None and "netmaker" not in check.providers:
+            continue
+        link = check.docs_for("netmaker")
+        assert link is None or "submariner.io" not in link, (check.id, link)
+        if check.docs and "submariner.io" in check.docs:
+            assert check.docs_for("submariner") == check.docs, check.id
+
+
+def test_netmaker_failures_link_netmaker_docs(memory):
+    objs = pair("v09")
+    cm = next(o for o in objs["cloud"] if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "coredns")
+    cm["data"]["Corefile"] = re.sub(r"dc1-k3s:53 \{.*?\}\n", "", cm["data"]["Corefile"], flags=re.S)
+    for node in (o for o in objs["dc1"] if o["kind"] == "Node"):
+        node["metadata"]["labels"].pop("gateway", None)
+    run = memory(objs, "run", "coredns-forwarding", "gateway-nodes", version=K3S)
+    failed = [r for r in run.json["results"] if r["status"] == "fail"]
+    assert {(r["check"], r["clusters"][0]) for r in failed} == {("coredns-forwarding", "cloud"), ("gateway-nodes", "dc1")}
+    for r in failed:
+        assert r["docs"] in (netmaker.NETMAKER_K8S_DOCS, netmaker.NETMAK8S_DOCS, netmaker.NETMAKER_DOCS), r
