@@ -99,14 +99,6 @@ class ActiveCheck(Check):
         target, err = self.target_of(ctx, probes)
         return a_gw, target, err
 
-    def gateway_and_service(self, ctx: CheckContext, probes: Any) -> tuple[Any, Any, Outcome | None]:
-        """A's gateway node (the probe source) and B's service under test, or an error outcome."""
-        a_gw = self.gateway(ctx.a)
-        if a_gw.node is None:
-            return a_gw, None, self.error(f"{ctx.a.name}: {a_gw.reason}")
-        svc, err = self.service(ctx, probes)
-        return a_gw, svc, err
-
     def target_of(self, ctx: CheckContext, probes: Any) -> tuple[Any, Outcome | None]:
         """B's shared target pod on B's gateway node, or an error outcome."""
         gw = self.gateway(ctx.b)

@@ -433,6 +433,19 @@ class ProbeExecutor:
             raise value
         return value
 
+    def shared(self, key: tuple[str, ...], produce: Any, wait: float) -> Any:
+        """``produce()`` once per ``key`` for the whole run, shared by the checks that ask (bounded wait for the first)."""
+        return self._once(("shared", *key), produce, wait)
+
+    def get_object(self, cluster: str, path: str) -> dict[str, Any] | None:
+        """GET one object (``None`` when it does not exist); what active checks read live, after the run started."""
+        try:
+            return self.sources[cluster].get(path, what=f"get {path.rsplit('/', 2)[-2]} {path.rsplit('/', 1)[-1]}")
+        except ResourceUnavailable as exc:
+            if exc.status == 404 or exc.kind == "not-served":
+                return None
+            raise
+
     def target(self, cluster: str, node: str, port: int = TARGET_PORT) -> Target:
         """The run's target pod in ``cluster``: ``probe serve`` on the pod network of ``node``, made once.
 

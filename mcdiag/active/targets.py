@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcdiag.facts import cluster, netmaker, objects, submariner
+from mcdiag.facts import cluster, dns, netmaker, objects, submariner
 from mcdiag.facts.objects import (
     annotations,
     container_args,
@@ -39,7 +39,8 @@ FLANNEL_PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
 
 NODE_READS = (R.NODES, R.PODS) + cluster.PROVIDER_READS + submariner.GATEWAY_READS + (R.DEPLOYMENTS,)
 TUNNEL_READS = NODE_READS + (R.SUBMARINER_ENDPOINTS, R.SERVICEDISCOVERIES)
-SERVICE_READS = NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.GLOBAL_INGRESS_IPS, R.SERVICEDISCOVERIES)
+SERVICE_READS = tuple(dict.fromkeys(NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.SERVICE_IMPORTS, R.GLOBAL_INGRESS_IPS,
+                                                  R.SERVICEDISCOVERIES) + dns.DNS_READS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,3 +284,132 @@ def exported_name(a: ClusterView, b: ClusterView, namespace: str, name: str) -> 
             return None, f"cannot tell {b.name}'s Netmaker network (no literal NETWORK in DaemonSet app=netclient)"
         return f"{name}.{namespace}.{network}", f"{b.name}'s Netmaker network {network}"
     return None, f"{b.name} uses provider {provider}: no cross-cluster service names"
+
+
+# ---------------------------------------------------------------------------------------------
+# The services dns-clusterset and service-reachability probe
+# ---------------------------------------------------------------------------------------------
+#: Namespaces whose Services are the platform's, not the user's (never picked as "exported" for Netmaker).
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "openshift-dns", "submariner-operator",
+                     "submariner-k8s-broker", "calico-system", "calico-apiserver", "tigera-operator", "kube-flannel")
+
+
+@dataclass
+class ServiceTarget:
+    """One of B's services to probe from A, and why it was chosen."""
+
+    namespace: str
+    name: str
+    ips: list[str]
+    port: int | None
+    #: What the clusterset name must answer: the ClusterIP(s), or Globalnet ingress IPs.
+    expected: list[str]
+    #: ``--service``, ``ServiceExport``, ``servicex``, or ``echo control`` (mcdiag's temporary echo service).
+    source: str
+    #: Why it cannot be probed (does not exist, headless ...); empty when it can.
+    problem: str = ""
+
+    @property
+    def ref(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def temporary(self) -> bool:
+        """Whether this is mcdiag's own echo service (made for this run: its name may still be propagating)."""
+        return self.source == "echo control"
+
+
+def service_target(b: ClusterView, namespace: str, name: str, source: str) -> ServiceTarget:
+    """B's Service ``namespace/name`` as a probe target (``problem`` says why it cannot be one)."""
+    svc = b.find(R.SERVICES, name, namespace)
+    if svc is None:
+        return ServiceTarget(namespace, name, [], None, [], source, f"Service {namespace}/{name} does not exist in {b.name}")
+    ips = service_ips(svc)
+    if not ips:
+        return ServiceTarget(namespace, name, [], None, [], source, f"Service {namespace}/{name} in {b.name} is headless (no ClusterIP)")
+    expected = ips
+    if b.fact(cluster.detect_provider) == "submariner" and b.fact(submariner.submariner_settings).globalnet:
+        expected = global_ingress_ips(b, namespace, name) or ips
+    return ServiceTarget(namespace, name, ips, service_port(svc), expected, source)
+
+
+def _servicex(view: ClusterView) -> bool:
+    return any(meta(d).get("name") == "servicex" or labels(d).get("app") == "servicex" for d in view.list(R.DEPLOYMENTS))
+
+
+def exported_services(b: ClusterView, limit: int, skip_namespaces: tuple[str, ...] = ()) -> tuple[list[tuple[str, str]], str, int]:
+    """B's exported services, sorted, at most ``limit``: (``[(ns, name)]``, what "exported" means here, how many there are).
+
+    Submariner: B's ServiceExports. Netmaker: every Service servicex publishes (all of them, outside the
+    platform's namespaces), when B runs servicex.
+    """
+    provider = b.fact(cluster.detect_provider)
+    if provider == "submariner":
+        found = sorted({(meta(e).get("namespace") or "", meta(e).get("name") or "") for e in b.optional(R.SERVICE_EXPORTS) or []})
+        how = "ServiceExport"
+    elif provider == "netmaker" and _servicex(b):
+        found = sorted({(meta(s).get("namespace") or "", meta(s).get("name") or "") for s in b.list(R.SERVICES)
+                        if meta(s).get("namespace") not in SYSTEM_NAMESPACES
+                        and (meta(s).get("namespace"), meta(s).get("name")) != ("default", "kubernetes")})
+        how = "servicex"
+    else:
+        return [], "", 0
+    found = [f for f in found if f[0] not in skip_namespaces and all(f)]
+    return found[: max(0, limit)], how, len(found)
+
+
+@dataclass
+class ZoneOwner:
+    """The DNS server that owns B's zone as A sees it, or why there is none."""
+
+    ip: str | None
+    port: int
+    what: str
+
+
+def zone_owner(a: ClusterView, b: ClusterView) -> ZoneOwner:
+    """Who answers B's service names for A: A's Lighthouse DNS (Submariner), or the server A's DNS forwards B's network to (Netmaker)."""
+    provider = b.fact(cluster.detect_provider)
+    if provider == "submariner":
+        ns = submariner.submariner_namespace(a)
+        ref = f"{ns}/{submariner.LIGHTHOUSE_DNS_SERVICE}"
+        svc = a.find(R.SERVICES, submariner.LIGHTHOUSE_DNS_SERVICE, ns)
+        ip = a.fact(submariner.lighthouse_dns_ip)
+        if svc is None or ip is None:
+            return ZoneOwner(None, 53, f"{a.name} has no Lighthouse DNS Service {ref}")
+        udp = [p for p in (svc.get("spec") or {}).get("ports") or [] if (p.get("protocol") or "TCP") == "UDP" and p.get("port")]
+        return ZoneOwner(ip, int(udp[0]["port"]) if udp else 53, f"{a.name}'s Lighthouse DNS {ref} ({ip})")
+    if provider == "netmaker":
+        networks = netmaker.cluster_networks(b)
+        if not networks:
+            return ZoneOwner(None, 53, f"cannot tell {b.name}'s Netmaker network")
+        config = a.fact(dns.cluster_dns_config)
+        block = config.serving(networks[0])
+        targets = dns.forward_targets(block) if block is not None else []
+        if not targets:
+            why = "has no" if block is None else "forwards to no IP address in its"
+            return ZoneOwner(None, 53, f"{a.name}'s cluster DNS {why} {networks[0]}:53 block")
+        ip, port = targets[0]
+        return ZoneOwner(ip, port, f"the Netmaker DNS {ip} that {a.name}'s {block.source} forwards {networks[0]} to")
+    return ZoneOwner(None, 53, f"{b.name} uses provider {provider}: no cross-cluster zone")
+
+
+def service_import(a: ClusterView, b: ClusterView, namespace: str, name: str) -> bool | None:
+    """Whether A holds a ServiceImport of B's ``namespace/name`` that lists B (``None``: the provider has none)."""
+    if b.fact(cluster.detect_provider) != "submariner":
+        return None
+    items = a.optional(R.SERVICE_IMPORTS)
+    if items is None:
+        return False
+    b_id = submariner.cluster_id_of(b)
+    for imp in items:
+        m = meta(imp)
+        lab = labels(imp)
+        ns_ok = m.get("namespace") == namespace or lab.get("lighthouse.submariner.io/sourceNamespace") == namespace
+        name_ok = m.get("name") == name or lab.get("lighthouse.submariner.io/sourceName") == name or m.get("name") == f"{name}-{namespace}-{b_id}"
+        if ns_ok and name_ok:
+            clusters = [str(c.get("cluster")) for c in ((imp.get("status") or {}).get("clusters") or [])]
+            if not clusters or b_id in clusters:
+                return True
+    return False

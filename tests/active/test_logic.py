@@ -183,6 +183,14 @@ class FakeProbes:
     def echo_service(self, cluster: str, export: bool = True, port: int = 8080) -> EchoService:
         return self.echo or EchoService(cluster, "mcdiag-probes", "echo", "10.97.5.5", port)
 
+    namespace = "mcdiag-probes"
+
+    def shared(self, key, produce, wait):
+        return produce()
+
+    def get_object(self, cluster: str, path: str):
+        return None
+
 
 def evaluate(check, views, probes, **options):
     ctx = CheckContext(tuple(views), tuple(views), {"max_rtt": 100.0, **options}, probes)
@@ -270,84 +278,187 @@ def test_pod_connectivity_per_source_node():
     assert out.status is Status.PASS and set(out.details["from"]) == {"east-gw", "east-w1"}
 
 
-@pytest.mark.parametrize("dns,word", [
-    (bad("NXDOMAIN", rcode_class="nxdomain", rcode="NXDOMAIN"), "NXDOMAIN"),
-    (bad("timeout", rcode_class="timeout"), "timeout"),
-    (bad("empty", rcode_class="nodata", rcode="NOERROR"), "NOERROR, empty answer"),
-    (ok(rcode_class="answer", answers=["10.99.9.9"]), "not to west's"),
-])
-def test_dns_clusterset_four_failures_four_hints(dns, word):
-    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: dict(dns)), service="nginx-test/nginx")
-    assert out.status is Status.FAIL and word in out.message
-    assert out.hint
+NGINX = "nginx.nginx-test.svc.clusterset.local"
+ECHO = "echo.mcdiag-probes.svc.clusterset.local"
+WEST_NGINX, WEST_ECHO = "10.97.1.1", "10.97.5.5"
+LIGHTHOUSE = obj("v1", "Service", "submariner-lighthouse-coredns", SM,
+                 spec={"clusterIP": "10.96.3.3", "ports": [{"name": "udp", "port": 53, "protocol": "UDP"}]})
+
+
+def lighthouse_views():
+    return submariner("east", "west", extra=(LIGHTHOUSE,)), submariner("west", "east")
+
+
+def dns_answer(cluster_dns: dict, owner: dict | None = None, http: dict | None = None):
+    """Answers keyed by name: what east's cluster DNS (10.96.0.10) and its Lighthouse DNS (10.96.3.3) say."""
+    truth = {NGINX: WEST_NGINX, ECHO: WEST_ECHO}
+
+    def answer(c, n, argv):
+        if argv[0] == "http":
+            return dict(http or ok(outcome="response", status=200))
+        name, server = argv[1], argv[argv.index("--server") + 1] if "--server" in argv else None
+        said = (owner or {}) if server == "10.96.3.3" else cluster_dns
+        mode = said.get(name, "answer")
+        if isinstance(mode, dict):
+            return dict(mode)
+        if mode == "answer":
+            return ok(rcode_class="answer", answers=[truth[name]], server=server)
+        return bad(mode, rcode_class=mode, rcode=mode.upper(), server=server)
+
+    return answer
+
+
+@pytest.mark.parametrize("cls,word", [("nxdomain", "NXDOMAIN"), ("timeout", "timeout"), ("nodata", "NOERROR, empty answer"),
+                                      ({"ok": True, "rcode_class": "answer", "answers": ["10.99.9.9"]}, "not to west's")])
+def test_dns_clusterset_four_failures_four_hints(cls, word):
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(dns_answer({NGINX: cls})), service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and word in out.message and NGINX in out.message
+    assert ECHO not in out.message.split("; the echo control")[0]  # the echo control resolved
+    assert "the echo control mcdiag-probes/echo resolves" in out.message
+    assert out.hint and "nginx-test/nginx itself" in out.hint
 
 
 def test_dns_hints_differ():
     hints = set()
-    for cls in ("nxdomain", "timeout", "nodata"):
-        out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a, cls=cls: bad(cls, rcode_class=cls)),
-                       service="nginx-test/nginx")
+    for cls in ("nxdomain", "timeout", "nodata", {"ok": True, "rcode_class": "answer", "answers": ["1.2.3.4"]}):
+        out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(dns_answer({NGINX: cls, ECHO: cls})), service=["nginx-test/nginx"])
+        assert out.status is Status.FAIL and "echo control" not in (out.hint or "")
         hints.add(out.hint)
-    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["1.2.3.4"])),
-                   service="nginx-test/nginx")
-    hints.add(out.hint)
     assert len(hints) == 4
 
 
 def test_dns_clusterset_pass_and_query():
-    probes = FakeProbes(lambda c, n, a: ok(rcode_class="answer", answers=["10.97.1.1"]))
-    out = evaluate(S.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
-    assert out.status is Status.PASS
-    assert probes.calls[0][1] == "east-gw"
-    assert probes.calls[0][2][:2] == ["dns", "nginx.nginx-test.svc.clusterset.local"]
-    assert probes.calls[0][2][-4:] == ["--server", "10.96.0.10", "--port", "53"]
+    probes = FakeProbes(dns_answer({}))
+    out = evaluate(S.DnsClusterset, pair_views(), probes, service=["nginx-test/nginx"])
+    assert out.status is Status.PASS, out.message
+    assert NGINX in out.message and ECHO in out.message and "(echo control)" in out.message
+    calls = [c for c in probes.calls if c[2][:2] == ["dns", NGINX]]
+    assert len(calls) == 1 and calls[0][1] == "east-gw"
+    assert calls[0][2][-4:] == ["--server", "10.96.0.10", "--port", "53"]
+    assert out.details["name"] == NGINX and out.details["service"] == "nginx-test/nginx" and not out.details["temporary_service"]
+    assert [s["service"] for s in out.details["services"]] == ["mcdiag-probes/echo", "nginx-test/nginx"]
 
 
 def test_dns_clusterset_local_preference_asks_for_the_cluster_specific_name():
     def answer(c, n, argv):
+        if argv[1] == ECHO:
+            return ok(rcode_class="answer", answers=[WEST_ECHO])
         return ok(rcode_class="answer", answers=["10.97.1.1" if argv[1].startswith("west.") else "10.96.1.1"])
 
     probes = FakeProbes(answer)
-    out = evaluate(S.DnsClusterset, pair_views(), probes, service="nginx-test/nginx")
+    out = evaluate(S.DnsClusterset, pair_views(), probes, service=["nginx-test/nginx"])
     assert out.status is Status.PASS and out.details["name"] == "west.nginx.nginx-test.svc.clusterset.local"
 
 
 def test_dns_service_missing_or_temporary():
-    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok()), service="nope/nope")
-    assert out.status is Status.ERROR and "does not exist" in out.message
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(dns_answer({})), service=["nope/nope"])
+    assert out.status is Status.FAIL and "Service nope/nope does not exist in west" in out.message
     echo = EchoService("west", "mcdiag-probes", "echo", None, 8080, "the temporary echo service never became available within 5s")
-    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(lambda c, n, a: ok(), echo=echo))
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(dns_answer({}), echo=echo))
     assert out.status is Status.ERROR and "never became available" in out.message
+    # with a user service to probe, the missing control is a note, not the verdict
+    out = evaluate(S.DnsClusterset, pair_views(), FakeProbes(dns_answer({}), echo=echo), service=["nginx-test/nginx"])
+    assert out.status is Status.PASS and "not probed" in out.message and "never became available" in out.message
+
+
+def test_owner_answers_and_cluster_dns_does_not_names_the_hop():
+    for cls, word in (("nxdomain", "NXDOMAIN"), ("timeout", "timeout"), ("nodata", "empty answer")):
+        probes = FakeProbes(dns_answer({NGINX: cls, ECHO: cls}, owner={}))
+        out = evaluate(S.DnsClusterset, lighthouse_views(), probes, service=["nginx-test/nginx"])
+        assert out.status is Status.FAIL and word in out.message, out.message
+        assert "east's Lighthouse DNS submariner-operator/submariner-lighthouse-coredns (10.96.3.3) answers" in out.message
+        assert "broken hop is east's cluster DNS" in out.message and "coredns-forwarding" in out.hint
+        assert out.details["services"][1]["owner"]["rcode_class"] == "answer"
+        # decided at once: each name asked once of each server, no waiting for the echo
+        assert len([c for c in probes.calls if c[2][:2] == ["dns", ECHO]]) == 2
+
+
+def test_owner_down_and_owner_unaware():
+    out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(dns_answer({NGINX: "timeout", ECHO: "timeout"},
+                                                                            owner={NGINX: "timeout", ECHO: "timeout"})),
+                   service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and "broken hop is the zone's owner" in out.message and "lighthouse-coredns" in out.hint
+    out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(dns_answer({NGINX: "nxdomain"}, owner={NGINX: "nxdomain"})),
+                   service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and "holds no ServiceImport of nginx-test/nginx from west" in out.message
+    assert "ServiceImport" in out.hint and "nginx-test/nginx itself" in out.hint
+    imp = obj("multicluster.x-k8s.io/v1alpha1", "ServiceImport", "nginx", "nginx-test", status={"clusters": [{"cluster": "west"}]})
+    a = submariner("east", "west", extra=(LIGHTHOUSE, imp))
+    out = evaluate(S.DnsClusterset, [a, submariner("west", "east")],
+                   FakeProbes(dns_answer({NGINX: "nxdomain"}, owner={NGINX: "nxdomain"})), service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and "although east holds its ServiceImport" in out.message
+
+
+def test_echo_waits_only_while_the_owner_does_not_know_it(monkeypatch):
+    monkeypatch.setattr(S, "DNS_RETRY", 0.0)
+    seen = {"n": 0}
+
+    def answer(c, n, argv):
+        if argv[1] == ECHO:
+            seen["n"] += 1
+            if seen["n"] <= 4:  # two rounds (cluster DNS + owner each): nobody knows the new name yet
+                return bad("nx", rcode_class="nxdomain")
+        return dns_answer({})(c, n, argv)
+
+    out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
+    assert out.status is Status.PASS and seen["n"] == 6
+    echo = next(s for s in out.details["services"] if s["source"] == "echo control")
+    assert echo["waited_s"] >= 0 and echo["owner"]["rcode_class"] == "answer"
+
+
+def test_exported_services_are_probed_by_default_up_to_max():
+    exports = tuple(obj("multicluster.x-k8s.io/v1alpha1", "ServiceExport", n, "apps") for n in ("b", "a", "c"))
+    services = tuple(obj("v1", "Service", n, "apps", spec={"clusterIP": f"10.97.2.{i}", "ports": [{"port": 80}]})
+                     for i, n in enumerate(("a", "b", "c"), start=1))
+    b = submariner("west", "east", extra=exports + services)
+    truth = {f"{n}.apps.svc.clusterset.local": f"10.97.2.{i}" for i, n in enumerate(("a", "b", "c"), start=1)}
+
+    def answer(c, n, argv):
+        if argv[1] in truth:
+            return ok(rcode_class="answer", answers=[truth[argv[1]]])
+        return dns_answer({})(c, n, argv)
+
+    out = evaluate(S.DnsClusterset, [submariner("east", "west"), b], FakeProbes(answer), max_services=2)
+    assert out.status is Status.PASS
+    assert [s["service"] for s in out.details["services"]] == ["mcdiag-probes/echo", "apps/a", "apps/b"]
+    assert "1 more exported service(s) of west not probed (--max-services 2)" in out.message
 
 
 def test_service_reachability_by_ip_only_when_name_fails():
-    def answer(c, n, argv):
-        if argv[0] == "dns":
-            return bad("NXDOMAIN", rcode_class="nxdomain")
-        return ok(outcome="response", status=200)
-
-    probes = FakeProbes(answer)
-    out = evaluate(S.ServiceReachability, pair_views(), probes, service="nginx-test/nginx")
+    probes = FakeProbes(dns_answer({NGINX: "nxdomain", ECHO: "nxdomain"}))
+    out = evaluate(S.ServiceReachability, pair_views(), probes, service=["nginx-test/nginx"])
     assert out.status is Status.PASS and "judged by IP only" in out.message and "dns-clusterset" in out.message
-    assert [c[2][1] for c in probes.calls if c[2][0] == "http"] == ["http://10.97.1.1:8080/"]
+    assert sorted(c[2][1] for c in probes.calls if c[2][0] == "http") == ["http://10.97.1.1:8080/", "http://10.97.5.5:8080/"]
 
 
 def test_service_reachability_refused_and_by_name():
     def refused(c, n, argv):
-        if argv[0] == "dns":
-            return ok(rcode_class="answer", answers=["10.97.1.1"])
-        return bad("connection refused", outcome="refused")
+        if argv[0] == "http" and "10.97.1.1" in argv[1]:
+            return bad("connection refused", outcome="refused")
+        return dns_answer({})(c, n, argv)
 
-    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(refused), service="nginx-test/nginx")
+    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(refused), service=["nginx-test/nginx"])
     assert out.status is Status.FAIL and "refused" in out.message and "Nothing listens" in out.hint
+    assert "nginx-test/nginx" in out.message and "the echo control mcdiag-probes/echo answered (HTTP 200)" in out.message
+    assert "nginx-test/nginx itself" in out.hint
 
-    def both(c, n, argv):
-        if argv[0] == "dns":
-            return ok(rcode_class="answer", answers=["10.97.1.1"])
-        return ok(outcome="response", status=200)
-
-    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(both), service="nginx-test/nginx")
+    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(dns_answer({})), service=["nginx-test/nginx"])
     assert out.status is Status.PASS and "by name" in out.message
+
+    def down(c, n, argv):  # the control fails too: the network, not the service
+        if argv[0] == "http":
+            return bad("no TCP connection", outcome="timeout")
+        return dns_answer({})(c, n, argv)
+
+    out = evaluate(S.ServiceReachability, pair_views(), FakeProbes(down), service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and "echo control" in out.message and "itself" not in (out.hint or "")
+
+
+def test_non_http_service_that_accepts_counts_as_answering():
+    out = evaluate(S.ServiceReachability, pair_views(),
+                   FakeProbes(dns_answer({}, http=bad("RemoteDisconnected", outcome="error", connect_s=0.001))),
+                   service=["nginx-test/nginx"])
+    assert out.status is Status.PASS and "not HTTP" in out.message
 
 
 def test_path_mtu_blackhole_and_no_reply():
