@@ -27,7 +27,7 @@ from pathlib import Path
 from .controllers import LabControllers
 from .emulator import ApiEmulator
 from .kubelet import Kubelet
-from .objects import K3S_VERSION, lab_objects
+from .objects import extra_groups, k8s_version, lab_objects
 from .pods import LabNodeRuntime
 from .topology import PROVIDERS, build_topology
 
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     c = topo.cluster(args.cluster)
     keys = {k: v["public_key"] for k, v in state.get("wireguard", {}).items()}
     f = paths(labdir, c.name)
-    emu = ApiEmulator(objects=lab_objects(topo, c.name, wg_public_keys=keys), name=c.name, version=K3S_VERSION,
-                      host="127.0.0.1", port=0)
+    emu = ApiEmulator(objects=lab_objects(topo, c.name, wg_public_keys=keys), name=c.name, version=k8s_version(provider),
+                      extra_groups=extra_groups(provider), host="127.0.0.1", port=0)
     runtimes = {n.name: LabNodeRuntime(c, n, f["pods"]) for n in c.nodes}
     kubelet = Kubelet(emu, runtimes, state_dir=f["pods"])  # after the objects: their pods are not run
     controllers = LabControllers(emu, c, labdir / "run").start()  # likewise: the lab's own objects stay as they are

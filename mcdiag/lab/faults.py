@@ -46,17 +46,38 @@ namespace named below; healing deletes the table, so nothing else is touched.
     peer keep working (their packets leave C in the ORIGINAL direction and the
     replies come in). So with C affected: peer->C fails, C->peer passes.
     WireGuard handshakes are unaffected (outer UDP on the WAN link).
+
+Faults that change API objects (for the passive checks), through the cluster's
+own API server (its kubeconfig in the lab directory); healing puts back what
+was there:
+
+``kube-proxy-ipvs`` (Submariner lab)
+    ConfigMap ``kube-system/kube-proxy`` says ``mode: ipvs``, which Submariner
+    does not support.
+``calico-ipip`` (Submariner lab)
+    Calico's ``default-ipv4-ippool`` (``projectcalico.org/v3`` and its
+    ``crd.projectcalico.org/v1`` copy) uses IPIP (``ipipMode: Always``,
+    ``vxlanMode: Never``), Calico's default the guide tells to change.
+``coredns-no-forward``
+    The cross-cluster block (``clusterset.local:53`` / the peer's network) is
+    gone from ConfigMap ``kube-system/coredns``, and the CoreDNS stand-in is
+    reloaded without it, as CoreDNS's ``reload`` plugin would: the config the
+    DNS pods load lacks the forward, and lookups from C of the peer's names
+    get NXDOMAIN.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import netns
-from .topology import Cluster, Topology
+from .netns import LabError
+from .topology import PROVIDERS, Cluster, Topology
 
 MTU_BLACKHOLE = 1280
 
@@ -69,6 +90,8 @@ class Fault:
     summary: str
     apply: Callable[[Any, Cluster], dict]
     heal: Callable[[Any, dict], None]
+    #: The lab providers it applies to.
+    providers: tuple[str, ...] = PROVIDERS
 
 
 def _table(fault: str) -> str:
@@ -175,6 +198,66 @@ def _heal_service(lab, rec: dict) -> None:
     lab._start_http(lab.topology.cluster(rec["cluster"]))
 
 
+# -- faults in API objects
+KUBE_PROXY_CM = "/api/v1/namespaces/kube-system/configmaps/kube-proxy"
+COREDNS_CM = "/api/v1/namespaces/kube-system/configmaps/coredns"
+IPPOOLS = ("/apis/projectcalico.org/v3/ippools/default-ipv4-ippool", "/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool")
+
+
+def _api(lab, c: Cluster) -> Any:
+    """The cluster's own API server, through its kubeconfig (the real client, as mcdiag talks to it)."""
+    from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
+
+    return load_cluster(ClusterSpec(str(lab.kubeconfig(c.name))), 10.0)
+
+
+def _edit(lab, c: Cluster, path: str, field: str, change: Callable[[Any], Any]) -> dict:
+    """GET ``path``, replace its ``field`` with ``change(old value)``, PUT it; returns how to put it back."""
+    api = _api(lab, c)
+    obj = api.get(path, what=f"get {path}")
+    old = copy.deepcopy(obj.get(field))
+    obj[field] = change(copy.deepcopy(old))
+    api.request("PUT", path, body=obj, what=f"update {path}")
+    return {"path": path, "field": field, "value": old}
+
+
+def _restore(lab, rec: dict) -> None:
+    api = _api(lab, lab.topology.cluster(rec["cluster"]))
+    for item in rec.get("objects", []):
+        obj = api.get(item["path"], what=f"get {item['path']}")
+        obj[item["field"]] = item["value"]
+        api.request("PUT", item["path"], body=obj, what=f"update {item['path']}")
+
+
+def _kube_proxy_ipvs(lab, c: Cluster) -> dict:
+    def ipvs(data: dict) -> dict:
+        data["config.conf"] = re.sub(r"(?m)^mode:.*$", "mode: ipvs", data["config.conf"])
+        return data
+
+    return {"objects": [_edit(lab, c, KUBE_PROXY_CM, "data", ipvs)]}
+
+
+def _calico_ipip(lab, c: Cluster) -> dict:
+    def ipip(spec: dict) -> dict:
+        return {**spec, "ipipMode": "Always", "vxlanMode": "Never"}
+
+    return {"objects": [_edit(lab, c, path, "spec", ipip) for path in IPPOOLS]}
+
+
+def _coredns_no_forward(lab, c: Cluster) -> dict:
+    from .objects import corefile
+
+    rec = {"objects": [_edit(lab, c, COREDNS_CM, "data",
+                             lambda data: {**data, "Corefile": corefile(lab.topology, c, forward=False)})]}
+    lab._restart_dns(c, forward=False)
+    return rec
+
+
+def _heal_coredns(lab, rec: dict) -> None:
+    _restore(lab, rec)
+    _heal_dns(lab, rec)
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -187,6 +270,12 @@ FAULTS: dict[str, Fault] = {
               _mtu_blackhole, _heal_mtu),
         Fault("drop-return", "drop replies leaving the gateway into the tunnel (peer-initiated flows die)",
               _drop_return, _heal_table),
+        Fault("kube-proxy-ipvs", "ConfigMap kube-system/kube-proxy set to mode: ipvs", _kube_proxy_ipvs, _restore,
+              ("submariner",)),
+        Fault("calico-ipip", "Calico's default IPPool switched to IPIP (ipipMode Always, vxlanMode Never)", _calico_ipip,
+              _restore, ("submariner",)),
+        Fault("coredns-no-forward", "the cross-cluster block removed from ConfigMap kube-system/coredns, CoreDNS reloaded",
+              _coredns_no_forward, _heal_coredns),
     )
 }
 
@@ -194,8 +283,15 @@ FAULTS: dict[str, Fault] = {
 def apply(lab, fault: str, c: Cluster) -> dict:
     """Apply ``fault`` to cluster ``c``; return the record to keep in the state."""
     f = FAULTS[fault]
+    if c.provider not in f.providers:
+        raise LabError(f"fault {fault} applies to the {'/'.join(f.providers)} lab, not to this {c.provider} lab")
+    from mcdiag.errors import ResourceUnavailable
+
     rec = {"fault": fault, "cluster": c.name, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    rec.update(f.apply(lab, c))
+    try:
+        rec.update(f.apply(lab, c))
+    except ResourceUnavailable as exc:
+        raise LabError(f"fault {fault}: {c.name}'s API server: {exc.message}") from None
     return rec
 
 

@@ -524,21 +524,33 @@ def hosts_file(rundir: Path, cluster: str, role: str) -> Path:
 
 
 def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Path, forward: bool = True) -> list[str]:
-    """Command line of the cluster's ``coredns`` or ``exports`` dnsmasq (no config file, no resolv.conf)."""
+    """Command line of the cluster's ``coredns``, ``lighthouse`` or ``exports`` dnsmasq (no config file, no resolv.conf).
+
+    ``coredns`` (the kube-dns ClusterIP) answers ``cluster.local`` and, with ``forward``, passes the peer's
+    zone on: ``clusterset.local`` to the cluster's own Lighthouse DNS (Submariner), the peer's network to the
+    peer's ``exports`` DNS (Netmaker); without ``forward`` it answers NXDOMAIN for that zone, as a Corefile
+    without the block does. ``lighthouse`` (Submariner: the submariner-lighthouse-coredns ClusterIP) owns
+    ``clusterset.local`` for its cluster; the lab's stand-in asks the peer's ``exports`` DNS across the tunnel.
+    """
     argv = ["dnsmasq", "-k", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--bind-interfaces",
             "--user=root", "--group=root", "--cache-size=0", "--local-ttl=5", "--log-queries",
             f"--pid-file={rundir / f'{c.name}.{role}.pid'}", f"--log-facility={logdir / f'{c.name}.{role}.log'}"]
     if role == "coredns":
         listen = [c.dns_ip, c.coredns_pod_ip]
-        if c.provider == "submariner":
-            listen += [c.lighthouse_ip, c.lighthouse_pod_ip]
         records = dns_records(c)
         argv.append("--local=/cluster.local/")
         zone = peer.dns_zone
+        upstream = c.lighthouse_ip if c.provider == "submariner" else peer.exports_dns_ip
         if forward:
-            argv.append(f"--server=/{zone}/{peer.exports_dns_ip}")
+            argv.append(f"--server=/{zone}/{upstream}")
         else:
             argv.append(f"--local=/{zone}/")
+    elif role == "lighthouse":
+        if c.provider != "submariner":
+            raise ValueError(f"{c.name} has no Lighthouse DNS ({c.provider})")
+        listen = [c.lighthouse_ip, c.lighthouse_pod_ip]
+        records = []
+        argv.append(f"--server=/{peer.dns_zone}/{peer.exports_dns_ip}")
     elif role == "exports":
         listen = [c.exports_dns_ip]
         records = export_records(c)
@@ -549,6 +561,11 @@ def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pat
     argv += [f"--host-record={n},{a}" for n, a in records]
     argv.append(f"--addn-hosts={hosts_file(rundir, c.name, role)}")
     return argv
+
+
+def dns_roles(c: Cluster) -> tuple[str, ...]:
+    """The cluster's dnsmasq processes, in start order (who is asked must already run)."""
+    return ("exports", "lighthouse", "coredns") if c.provider == "submariner" else ("exports", "coredns")
 
 
 def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Path, forward: bool = True) -> int:

@@ -237,7 +237,7 @@ class Lab:
         self._save()
         for c in topo.clusters:
             peer = topo.peer(c.name)
-            for role in ("exports", "coredns"):
+            for role in netns.dns_roles(c):
                 pid = netns.start_dnsmasq(c, peer, role, self.rundir, self.logdir, forward=True)
                 self._record_process(f"{c.name}:{role}", pid, c.gateway.netns, "dnsmasq")
             self._start_http(c)

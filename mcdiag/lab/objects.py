@@ -4,10 +4,22 @@
 the real CRDs read from ``shared/crds`` when that directory exists); the API
 emulator serves its result. Where each object comes from:
 
-Both providers (the netmaker guide's k3s clusters; the CIDRs are the guide's
-10.42/10.43 on-prem and 10.44/10.45 cloud):
+Submariner lab: the Submariner guide's kubeadm clusters with Calico in VXLAN
+mode and its API server; Netmaker lab: the Netmaker guide's k3s clusters. The
+CIDRs are the Netmaker guide's 10.42/10.43 on-prem and 10.44/10.45 cloud in both.
 
-* ``Node`` per lab node: k3s shapes (``kubeletVersion`` ``v1.29.3+k3s1``,
+* Submariner: ``Node`` per lab node in kubeadm shapes (``kubeletVersion``
+  ``v1.29.3``, Calico's ``projectcalico.org/IPv4Address``, the gateway a
+  control-plane node labelled ``submariner.io/gateway=true`` with
+  ``gateway.submariner.io/public-ip``); ``kubeadm-config`` (``podSubnet``,
+  ``serviceSubnet``), the ``kube-proxy`` ConfigMap in ``mode: iptables`` and its
+  DaemonSet; Calico by the Tigera operator (``calico-node``, ``calico-apiserver``)
+  with the IPPools in ``projectcalico.org/v3`` (served by the emulator as the
+  Calico API server's aggregated group) and ``crd.projectcalico.org/v1``: the
+  VXLAN pod pool ``default-ipv4-ippool`` and the disabled pools for the peer's
+  pod and service CIDRs (``disabled: true``, ``natOutgoing: false``,
+  ``disableBGPExport: true``), as the guide has them.
+* Netmaker: ``Node`` per lab node: k3s shapes (``kubeletVersion`` ``v1.29.3+k3s1``,
   ``k3s.io/node-args`` with ``--cluster-cidr``/``--service-cidr`` on the server,
   ``k3s.io/internal-ip``, flannel's ``flannel.alpha.coreos.com/*`` annotations
   with the node IP as ``public-ip``), ``spec.podCIDR(s)`` = the node's slice,
@@ -16,8 +28,10 @@ Both providers (the netmaker guide's k3s clusters; the CIDRs are the guide's
   its 198.18.x.x WAN address, ``k3s.io/external-ip``; for Netmaker also
   ``flannel.alpha.coreos.com/public-ip-overwrite``); the worker an agent
   (``--token`` shown as ``********`` as k3s does).
-* ``kube-system/coredns`` ConfigMap: k3s's default Corefile plus, for
-  Submariner, the block Lighthouse writes
+* ``kube-system/coredns`` ConfigMap and Deployment as each distribution ships
+  them (kubeadm: key ``Corefile`` mounted at ``/etc/coredns``; k3s: ``Corefile``
+  and ``NodeHosts`` plus the optional ``coredns-custom`` at ``/etc/coredns/custom``),
+  with, for Submariner, the block Lighthouse writes
   (``clusterset.local:53 { forward . <submariner-lighthouse-coredns ClusterIP> }``),
   for Netmaker the guide's ``<other network>:53 { errors cache 30 forward . IP }``
   (IP = the peer's DNS the lab forwards to). k3s has no ``kube-proxy`` ConfigMap:
@@ -61,9 +75,9 @@ is WireGuard on UDP 51821, so ``ceIPSecNATTPort`` and the Endpoints'
   aggregated ``ServiceImport`` ``nginx-test/nginx`` listing both clusters
   (both export nginx).
 
-Netmaker (the netmaker guide and gravitl/netmak8s manifests: DaemonSet
-``netclient`` ``app=netclient`` in ``default`` with the cluster's network name and
-a FAKE access token; Deployment ``netclient-gateway`` ``app=netclient-gateway``
+Netmaker (the netmaker guide and gravitl/netmak8s's current manifests, netclient
+v0.9.x: DaemonSet ``netclient`` ``app=netclient`` in ``default`` whose only
+network setting is its FAKE access token (base64 JSON naming the network); Deployment ``netclient-gateway`` ``app=netclient-gateway``
 with node affinity ``gateway=true`` on the node labelled ``gateway=true``,
 joined to the *other* network; Deployment ``servicex`` ``app=servicex``):
 the lab's one tunnel between the gateways listens on 51821 (``wg show`` in the
@@ -84,6 +98,23 @@ from .topology import Cluster, Node, Topology
 
 K3S_VERSION = "v1.29.3+k3s1"
 CONTAINERD = "containerd://1.7.11-k3s2"
+#: The Submariner lab's clusters are kubeadm's (the Submariner guide's setup).
+KUBEADM_VERSION = "v1.29.3"
+KUBEADM_CONTAINERD = "containerd://1.7.13"
+CALICO_VERSION = "v3.27.3"
+#: The Calico API server's group (an aggregated API, no CRD): what the emulator serves for the Submariner lab.
+CALICO_API = ({"group": "projectcalico.org", "version": "v3",
+               "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]},)
+
+
+def k8s_version(provider: str) -> str:
+    """The Kubernetes version of the lab's clusters: kubeadm's (Submariner) or k3s's (Netmaker)."""
+    return KUBEADM_VERSION if provider == "submariner" else K3S_VERSION
+
+
+def extra_groups(provider: str) -> tuple[dict, ...]:
+    """API groups the lab's API server serves without CRDs: the Calico API server in the Submariner lab."""
+    return CALICO_API if provider == "submariner" else ()
 SUBMARINER_VERSION = "0.20.0"
 SUBMARINER_REPO = "swr.cn-east-3.myhuaweicloud.com/lomtom-common"  # the guide's mirror
 BROKER_NS = "submariner-k8s-broker"
@@ -120,6 +151,7 @@ _CRDS_REQUIRED = {
     "globalingressips.submariner.io": ("submariner.io", "v1", "GlobalIngressIP", "globalingressips", "Namespaced"),
     "serviceexports.multicluster.x-k8s.io": ("multicluster.x-k8s.io", "v1alpha1", "ServiceExport", "serviceexports", "Namespaced"),
     "serviceimports.multicluster.x-k8s.io": ("multicluster.x-k8s.io", "v1alpha1", "ServiceImport", "serviceimports", "Namespaced"),
+    "ippools.crd.projectcalico.org": ("crd.projectcalico.org", "v1", "IPPool", "ippools", "Cluster"),
 }
 
 
@@ -319,6 +351,8 @@ class _Builder:
 # ---------------------------------------------------------------- sections
 
 def _node(c: Cluster, n: Node) -> dict:
+    if c.provider == "submariner":
+        return _kubeadm_node(c, n)
     labels = {
         "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/instance-type": "k3s",
         "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": n.name,
@@ -385,6 +419,58 @@ def _node(c: Cluster, n: Node) -> dict:
                 })
 
 
+def _conditions(calico: bool = False) -> list[dict]:
+    conds = [
+        {**_cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+         "lastHeartbeatTime": STARTED},
+        {**_cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"), "lastHeartbeatTime": STARTED},
+        {**_cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+         "lastHeartbeatTime": STARTED},
+        {**_cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"), "lastHeartbeatTime": STARTED},
+    ]
+    if calico:
+        conds.insert(0, {**_cond("NetworkUnavailable", "False", "CalicoIsUp", "Calico is running on this node"),
+                         "lastHeartbeatTime": STARTED})
+    return conds
+
+
+def _kubeadm_node(c: Cluster, n: Node) -> dict:
+    """A kubeadm node with Calico (the Submariner guide): node1-style control plane gateway, a worker."""
+    labels = {
+        "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": n.name, "kubernetes.io/os": "linux",
+    }
+    prefix = c.lan_cidr.split("/")[1]
+    ann = {
+        "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
+        "node.alpha.kubernetes.io/ttl": "0",
+        "projectcalico.org/IPv4Address": f"{n.lan_ip}/{prefix}",
+        "projectcalico.org/IPv4VXLANTunnelAddr": n.pod_address(192),
+        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+    }
+    if n.is_gateway:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        labels["submariner.io/gateway"] = "true"
+        ann["gateway.submariner.io/public-ip"] = f"ipv4:{n.public_ip}"
+    cap = {"cpu": "2", "ephemeral-storage": "40581564Ki", "hugepages-2Mi": "0", "memory": "4013928Ki", "pods": "110"}
+    return _obj("v1", "Node", _meta(c.name, "Node", n.name, labels=labels, annotations=ann),
+                spec={"podCIDR": n.pod_cidr, "podCIDRs": [n.pod_cidr]},
+                status={
+                    "addresses": [{"type": "InternalIP", "address": n.lan_ip}, {"type": "Hostname", "address": n.name}],
+                    "allocatable": {**cap, "ephemeral-storage": "39478645191"},
+                    "capacity": cap,
+                    "conditions": _conditions(calico=True),
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                    "nodeInfo": {
+                        "architecture": "amd64", "bootID": _uid(n.name, "boot"), "containerRuntimeVersion": KUBEADM_CONTAINERD,
+                        "kernelVersion": "5.15.0-105-generic", "kubeProxyVersion": KUBEADM_VERSION,
+                        "kubeletVersion": KUBEADM_VERSION, "machineID": _uid(n.name, "machine").replace("-", ""),
+                        "operatingSystem": "linux", "osImage": "Ubuntu 22.04.4 LTS", "systemUUID": _uid(n.name, "sys"),
+                    },
+                })
+
+
 K3S_COREFILE = """.:53 {
     errors
     health
@@ -410,27 +496,74 @@ import /etc/coredns/custom/*.server
 """
 
 
-def corefile(topo: Topology, c: Cluster) -> str:
-    """Return the Corefile of ``kube-system/coredns`` for cluster ``c``."""
+KUBEADM_COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
+
+
+def lighthouse_block(c: Cluster) -> str:
+    """The section the Submariner operator writes into the Corefile: clusterset.local to the Lighthouse DNS."""
+    return (f"#lighthouse-start AUTO-GENERATED SECTION. DO NOT EDIT\nclusterset.local:53 {{\n    forward . {c.lighthouse_ip}\n}}\n"
+            "#lighthouse-end\n")
+
+
+def peer_block(topo: Topology, c: Cluster) -> str:
+    """The block the Netmaker guide adds: the peer's network zone to the DNS that knows it."""
     peer = topo.peer(c.name)
+    return f"{peer.network}:53 {{\n    errors\n    cache 30\n    forward . {peer.exports_dns_ip}\n}}\n"
+
+
+def corefile(topo: Topology, c: Cluster, forward: bool = True) -> str:
+    """Return the Corefile of ``kube-system/coredns`` for cluster ``c`` (``forward=False``: without the cross-cluster block)."""
     if c.provider == "submariner":
-        return (K3S_COREFILE + "#lighthouse-start AUTO-GENERATED SECTION. DO NOT EDIT\n"
-                f"clusterset.local:53 {{\n    forward . {c.lighthouse_ip}\n}}\n#lighthouse-end\n")
-    return K3S_COREFILE + f"{peer.network}:53 {{\n    errors\n    cache 30\n    forward . {peer.exports_dns_ip}\n}}\n"
+        return KUBEADM_COREFILE + (lighthouse_block(c) if forward else "")
+    return K3S_COREFILE + (peer_block(topo, c) if forward else "")
 
 
 def _kube_system(b: _Builder) -> None:
     c, topo = b.c, b.topo
-    b.add(_obj("v1", "ConfigMap", _meta(c.name, "ConfigMap", "coredns", "kube-system",
-                                        annotations={"objectset.rio.cattle.io/id": ""}),
-               data={"Corefile": corefile(topo, c),
-                     "NodeHosts": "".join(f"{n.lan_ip} {n.name}\n" for n in c.nodes)}))
+    if c.provider == "submariner":
+        b.add(_obj("v1", "ConfigMap", _meta(c.name, "ConfigMap", "coredns", "kube-system"), data={"Corefile": corefile(topo, c)}))
+        _kubeadm(b)
+    else:
+        b.add(_obj("v1", "ConfigMap", _meta(c.name, "ConfigMap", "coredns", "kube-system",
+                                            annotations={"objectset.rio.cattle.io/id": ""}),
+                   data={"Corefile": corefile(topo, c),
+                         "NodeHosts": "".join(f"{n.lan_ip} {n.name}\n" for n in c.nodes)}))
     labels = {"k8s-app": "kube-dns"}
-    tpl = _pod_template(labels, [_container("coredns", "rancher/mirrored-coredns-coredns:1.10.1",
-                                            ports=[{"containerPort": 53, "name": "dns", "protocol": "UDP"},
-                                                   {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
-                                                   {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}])],
-                        sa="coredns")
+    kubeadm = c.provider == "submariner"
+    image = "registry.k8s.io/coredns/coredns:v1.11.1" if kubeadm else "rancher/mirrored-coredns-coredns:1.10.1"
+    container = _container("coredns", image, ports=[{"containerPort": 53, "name": "dns", "protocol": "UDP"},
+                                                    {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
+                                                    {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}])
+    container["args"] = ["-conf", "/etc/coredns/Corefile"]
+    container["volumeMounts"] = [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": True}]
+    items = [{"key": "Corefile", "path": "Corefile"}] + ([] if kubeadm else [{"key": "NodeHosts", "path": "NodeHosts"}])
+    volumes = [{"name": "config-volume", "configMap": {"name": "coredns", "items": items}}]
+    if not kubeadm:  # k3s: the optional coredns-custom, whose *.server keys the Corefile imports
+        container["volumeMounts"].append({"name": "custom-config-volume", "mountPath": "/etc/coredns/custom", "readOnly": True})
+        volumes.append({"name": "custom-config-volume", "configMap": {"name": "coredns-custom", "optional": True}})
+    tpl = _pod_template(labels, [container], sa="coredns")
+    tpl["spec"]["volumes"] = volumes
+    tpl["spec"]["dnsPolicy"] = "Default"
     b.deployment("coredns", "kube-system", labels, tpl, [(c.gateway, c.coredns_pod_ip)],
                  deploy_labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"})
     b.service("kube-dns", "kube-system", c.dns_ip,
@@ -442,6 +575,91 @@ def _kube_system(b: _Builder) -> None:
     b.service("kubernetes", "default", c.kubernetes_ip,
               [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], None,
               {"component": "apiserver", "provider": "kubernetes"}, [c.gateway.lan_ip])
+
+
+def kubeadm_config(c: Cluster) -> str:
+    """The ClusterConfiguration of kubeadm-config (where the guide reads podSubnet and serviceSubnet)."""
+    return (f"apiServer:\n  extraArgs:\n    authorization-mode: Node,RBAC\n  timeoutForControlPlane: 4m0s\n"
+            f"apiVersion: kubeadm.k8s.io/v1beta3\ncertificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\n"
+            f"controlPlaneEndpoint: {c.gateway.lan_ip}:6443\ncontrollerManager: {{}}\ndns: {{}}\netcd:\n  local:\n"
+            f"    dataDir: /var/lib/etcd\nimageRepository: registry.k8s.io\nkind: ClusterConfiguration\n"
+            f"kubernetesVersion: {KUBEADM_VERSION}\nnetworking:\n  dnsDomain: cluster.local\n  podSubnet: {c.pod_cidr}\n"
+            f"  serviceSubnet: {c.service_cidr}\nscheduler: {{}}\n")
+
+
+def kube_proxy_config(c: Cluster, mode: str = "iptables") -> str:
+    """kube-proxy's config.conf as kubeadm writes it, in ``mode`` (the guide sets iptables)."""
+    return (f"apiVersion: kubeproxy.config.k8s.io/v1alpha1\nbindAddress: 0.0.0.0\nbindAddressHardFail: false\n"
+            f"clientConnection:\n  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf\nclusterCIDR: {c.pod_cidr}\n"
+            f"configSyncPeriod: 0s\nconntrack:\n  maxPerCore: null\niptables:\n  masqueradeAll: false\n"
+            f"  minSyncPeriod: 0s\n  syncPeriod: 0s\nipvs:\n  scheduler: \"\"\n  strictARP: false\n  syncPeriod: 0s\n"
+            f"kind: KubeProxyConfiguration\nmetricsBindAddress: \"\"\nmode: {mode}\nnodePortAddresses: null\n")
+
+
+def _kubeadm(b: _Builder) -> None:
+    """The kube-system of kubeadm: kubeadm-config, kube-proxy (ConfigMap in iptables mode, DaemonSet)."""
+    c = b.c
+    b.add(_obj("v1", "ConfigMap", _meta(c.name, "ConfigMap", "kubeadm-config", "kube-system"),
+               data={"ClusterConfiguration": kubeadm_config(c)}))
+    b.add(_obj("v1", "ConfigMap", _meta(c.name, "ConfigMap", "kube-proxy", "kube-system", labels={"app": "kube-proxy"}),
+               data={"config.conf": kube_proxy_config(c),
+                     "kubeconfig.conf": (f"apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: "
+                                         f"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: "
+                                         f"https://{c.gateway.lan_ip}:6443\n  name: default\n")}))
+    labels = {"k8s-app": "kube-proxy"}
+    kp = _container("kube-proxy", f"registry.k8s.io/kube-proxy:{KUBEADM_VERSION}",
+                    command=["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                             "--hostname-override=$(NODE_NAME)"], privileged=True)
+    kp["volumeMounts"] = [{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}]
+    tpl = _pod_template(labels, [kp], host_network=True, sa="kube-proxy")
+    tpl["spec"]["volumes"] = [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}]
+    b.daemonset("kube-proxy", "kube-system", labels, tpl, [(n, None) for n in c.nodes])
+
+
+def ippool(name: str, cidr: str, *, disabled: bool = False, vxlan: str = "Always", ipip: str = "Never",
+           api: str = "projectcalico.org/v3", cluster: str = "") -> dict:
+    """A Calico IPPool: the cluster's VXLAN pod pool, or one of Submariner's disabled pools for a remote subnet."""
+    spec: dict = {"blockSize": 26, "cidr": cidr, "ipipMode": ipip, "natOutgoing": not disabled, "nodeSelector": "all()",
+                  "vxlanMode": "Never" if disabled else vxlan}
+    if disabled:
+        spec.update(disabled=True, disableBGPExport=True)
+    else:
+        spec["allowedUses"] = ["Workload", "Tunnel"]
+    return _obj(api, "IPPool", _meta(cluster, f"IPPool-{api}", name), spec=spec)
+
+
+def _calico(b: _Builder) -> None:
+    """Calico in VXLAN mode, installed by the Tigera operator with its API server (the guide's prerequisites).
+
+    IPPools exist twice, as Calico keeps them: ``projectcalico.org/v3`` (served by the Calico API
+    server) and ``crd.projectcalico.org/v1`` (its storage): the default VXLAN pool of the cluster's
+    pods, and the disabled pools Submariner's guide adds for the remote cluster's pod and service CIDRs.
+    """
+    c, peer = b.c, b.topo.peer(b.c.name)
+    for ns in ("tigera-operator", "calico-system", "calico-apiserver"):
+        b.add(_namespace(c.name, ns))
+    for api in ("projectcalico.org/v3", "crd.projectcalico.org/v1"):
+        b.add(ippool("default-ipv4-ippool", c.pod_cidr, api=api, cluster=c.name))
+        b.add(ippool(f"svc{peer.name}", peer.service_cidr, disabled=True, api=api, cluster=c.name))
+        b.add(ippool(f"pod{peer.name}", peer.pod_cidr, disabled=True, api=api, cluster=c.name))
+    node_labels = {"k8s-app": "calico-node"}
+    b.daemonset("calico-node", "calico-system", node_labels,
+                _pod_template(node_labels, [_container("calico-node", f"docker.io/calico/node:{CALICO_VERSION}",
+                                                       env=[{"name": "CALICO_NETWORKING_BACKEND", "value": "vxlan"},
+                                                            {"name": "FELIX_VXLANVNI", "value": "4096"}],
+                                                       privileged=True)],
+                              host_network=True, sa="calico-node"),
+                [(n, None) for n in c.nodes])
+    api_labels = {"apiserver": "true", "k8s-app": "calico-apiserver"}
+    b.deployment("calico-apiserver", "calico-apiserver", api_labels,
+                 _pod_template(api_labels, [_container("calico-apiserver", f"docker.io/calico/apiserver:{CALICO_VERSION}")],
+                               sa="calico-apiserver"),
+                 [(c.gateway, _ip_in(c.gateway, 5))])
+    op_labels = {"k8s-app": "tigera-operator", "name": "tigera-operator"}
+    b.deployment("tigera-operator", "tigera-operator", op_labels,
+                 _pod_template(op_labels, [_container("tigera-operator", "quay.io/tigera/operator:v1.32.7")], host_network=True,
+                               sa="tigera-operator"),
+                 [(c.gateway, None)])
 
 
 def _nginx(b: _Builder) -> None:
@@ -653,9 +871,9 @@ def _submariner(b: _Builder, keys: dict) -> None:
     b.add(_obj("submariner.io/v1alpha1", "Submariner", _meta(c.name, "Submariner", "submariner", ns),
                spec=sm_spec,
                status={"clusterID": c.name, "clusterCIDR": c.pod_cidr, "serviceCIDR": c.service_cidr,
-                       "natEnabled": True, "networkPlugin": "generic", "colorCodes": "blue",
+                       "natEnabled": True, "networkPlugin": "calico", "colorCodes": "blue",
                        "version": SUBMARINER_VERSION, "globalCIDR": "",
-                       "deploymentInfo": {"kubernetesType": "k3s", "kubernetesVersion": K3S_VERSION,
+                       "deploymentInfo": {"kubernetesType": "kubeadm", "kubernetesVersion": KUBEADM_VERSION,
                                           "cloudProvider": ""},
                        "gatewayDaemonSetStatus": {"mismatchedContainerImages": False, "status": gw_status},
                        "routeAgentDaemonSetStatus": {"mismatchedContainerImages": False, "status": ra_status},
@@ -702,13 +920,15 @@ def _netmaker(b: _Builder) -> None:
     c, topo = b.c, b.topo
     peer = topo.peer(c.name)
     nc_labels = {"app": "netclient"}
+    # netmak8s's current netclient-daemonset.yaml (netclient v0.9.x): the network is inside the access token.
     b.daemonset("netclient", "default", nc_labels,
                 _pod_template(nc_labels, [_container(
-                    "netclient", "gravitl/netclient:v0.7.6.1",
-                    command=["bash", "-c", "/root/netclient join -t $ACCESS_TOKEN --daemon off --dnson no; "
-                             "while true; do /root/netclient checkin -n $NETWORK; sleep $SLEEP; done"],
-                    env=[{"name": "ACCESS_TOKEN", "value": FAKE_NETMAKER_TOKENS[c.network]},
-                         {"name": "NETWORK", "value": c.network}, {"name": "SLEEP", "value": "20"}],
+                    "netclient", "gravitl/netclient:v0.9.3",
+                    env=[{"name": "NETCLIENT_ROAMING", "value": "no"},
+                         {"name": "NETCLIENT_PORT", "value": str(c.tunnel_port)},
+                         {"name": "NETCLIENT_IS_STATIC", "value": "yes"},
+                         {"name": "NETCLIENT_ENDPOINT", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                         {"name": "TOKEN", "value": FAKE_NETMAKER_TOKENS[c.network]}],
                     privileged=True)], host_network=True),
                 [(n, None) for n in c.nodes])
     gw_labels = {"app": "netclient-gateway"}
@@ -757,6 +977,7 @@ def lab_objects(topology: Topology, cluster_name: str, crd_dir: Path | str | Non
         cd = default_crd_dir() if crd_dir == "auto" else (Path(crd_dir) if crd_dir else None)
         for crd in _crds(cd):
             b.add(crd)
+        _calico(b)
         _submariner(b, wg_public_keys or {})
     else:
         _netmaker(b)

@@ -51,10 +51,12 @@ Layout (both providers; ``cluster`` shown, ``cluster1`` in brackets)::
 * Cluster DNS: every node namespace and pod namespace gets
   ``/etc/netns/<ns>/resolv.conf`` (``ip netns exec`` mounts it as
   ``/etc/resolv.conf``) with the kube-dns ClusterIP and the usual search list.
-* DNS per cluster, two dnsmasq processes on the gateway: ``coredns`` on the
-  kube-dns ClusterIP (and the Lighthouse ClusterIP for submariner) answers
-  ``*.svc.cluster.local`` and forwards ``clusterset.local`` (submariner) or the
-  peer's Netmaker network name (netmaker) to the *peer's* ``exports`` server;
+* DNS per cluster, dnsmasq processes on the gateway: ``coredns`` on the
+  kube-dns ClusterIP answers ``*.svc.cluster.local`` and forwards
+  ``clusterset.local`` to the cluster's own ``lighthouse`` (submariner: on the
+  Lighthouse ClusterIP, the zone's owner, which asks the *peer's* ``exports``
+  server), or the peer's Netmaker network name straight to the *peer's*
+  ``exports`` server (netmaker: the Netmaker DNS the Corefile names);
   ``exports`` answers this cluster's exported names (submariner:
   ``nginx.nginx-test.svc.clusterset.local``; netmaker: ``SVC.NS.<own network>``
   for every Service, as Netmaker's servicex pushes them). So a name resolved in

@@ -82,6 +82,8 @@ class Pair:
     kubelets: dict[str, Kubelet]
     dns: dict[str, DnsServer]
     nginx: dict[str, HttpServer]
+    #: The DNS that owns the peer's zone for each cluster (Lighthouse DNS / the Netmaker DNS its Corefile forwards to).
+    owner: dict[str, DnsServer]
     names: tuple[str, ...] = ("east", "west")
 
     def args(self) -> list[str]:
@@ -101,7 +103,8 @@ class Pair:
         return [p for k in self.kubelets.values() for p in k.running()]
 
 
-def submariner_objects(name: str, peer: str, dns_port: int, nginx_port: int, nodes: int = 2) -> list[dict[str, Any]]:
+def submariner_objects(name: str, peer: str, dns_port: int, nginx_port: int, nodes: int = 2,
+                       lighthouse_port: int | None = None) -> list[dict[str, Any]]:
     ip, peer_ip = IPS[name], IPS[peer]
     objs: list[dict[str, Any]] = [*real_crds(), ns("kube-system"), ns(SM_NS), ns("nginx-test")]
     objs.append(node(f"{name}-gw", ip, {"submariner.io/gateway": "true"}))
@@ -124,10 +127,13 @@ def submariner_objects(name: str, peer: str, dns_port: int, nginx_port: int, nod
     objs.append(service("kube-dns", "kube-system", ip, [{"name": "dns", "port": dns_port, "protocol": "UDP"}],
                         {"k8s-app": "kube-dns"}))
     objs.append(service("nginx", "nginx-test", ip, [{"port": nginx_port, "protocol": "TCP"}]))
+    if lighthouse_port:
+        objs.append(service("submariner-lighthouse-coredns", SM_NS, ip, [{"name": "udp", "port": lighthouse_port, "protocol": "UDP"}],
+                            {"app": "submariner-lighthouse-coredns"}))
     return objs
 
 
-def netmaker_objects(name: str, peer: str, dns_port: int, nginx_port: int) -> list[dict[str, Any]]:
+def netmaker_objects(name: str, peer: str, dns_port: int, nginx_port: int, owner: tuple[str, int] | None = None) -> list[dict[str, Any]]:
     ip = IPS[name]
     objs: list[dict[str, Any]] = [ns("kube-system"), ns("nginx-test")]
     objs.append(node(f"{name}-gw", ip, {"gateway": "true"}))
@@ -150,6 +156,10 @@ def netmaker_objects(name: str, peer: str, dns_port: int, nginx_port: int) -> li
     objs.append(service("kube-dns", "kube-system", ip, [{"name": "dns", "port": dns_port, "protocol": "UDP"}],
                         {"k8s-app": "kube-dns"}))
     objs.append(service("nginx", "nginx-test", ip, [{"port": nginx_port, "protocol": "TCP"}]))
+    if owner:  # the guide's Corefile block for the peer's network, forwarding to the Netmaker DNS
+        objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
+                     "data": {"Corefile": f".:53 {{\n    forward . /etc/resolv.conf\n}}\n{NETWORKS[peer]}:53 {{\n    errors\n"
+                                          f"    cache 30\n    forward . {owner[0]}:{owner[1]}\n}}\n"}})
     return objs
 
 
@@ -256,25 +266,33 @@ def pair(emulate):
     """Factory: ``pair(provider="submariner", nodes=2)`` -> :class:`Pair`, torn down after the test."""
     made: list[Pair] = []
 
-    def factory(provider: str = "submariner", nodes: int = 2, env: dict[str, str] | None = None) -> Pair:
+    def factory(provider: str = "submariner", nodes: int = 2, env: dict[str, str] | None = None, owners: bool = False) -> Pair:
         nginx_port = _free_tcp_port(IPS["west"])
-        dns, nginx, clusters = {}, {}, {}
+        dns, owner, nginx, clusters = {}, {}, {}, {}
         for name, peer in (("east", "west"), ("west", "east")):
             dns_port = _free_udp_port(IPS[name])
             dns[name] = DnsServer(IPS[name], dns_port)
             nginx[name] = HttpServer(IPS[name], nginx_port)
+            if owners:
+                owner_port = _free_udp_port(IPS[name])
+                owner[name] = DnsServer(IPS[name], owner_port)
             if provider == "submariner":
-                clusters[name] = submariner_objects(name, peer, dns_port, nginx_port, nodes)
-                dns[name].records["nginx.nginx-test.svc.clusterset.local"] = IPS[peer]
+                clusters[name] = submariner_objects(name, peer, dns_port, nginx_port, nodes,
+                                                    lighthouse_port=owner[name].sock.getsockname()[1] if owners else None)
+                record = "nginx.nginx-test.svc.clusterset.local"
             else:
-                clusters[name] = netmaker_objects(name, peer, dns_port, nginx_port)
-                dns[name].records[f"nginx.nginx-test.{NETWORKS[peer]}"] = IPS[peer]
+                clusters[name] = netmaker_objects(name, peer, dns_port, nginx_port,
+                                                  owner=owner[name].sock.getsockname() if owners else None)
+                record = f"nginx.nginx-test.{NETWORKS[peer]}"
+            dns[name].records[record] = IPS[peer]
+            if owners:
+                owner[name].records[record] = IPS[peer]
         emulated = emulate(clusters)
         kubelets = {}
         for name in clusters:
             nodes_rt = {o["metadata"]["name"]: HostRuntime(IPS[name]) for o in clusters[name] if o["kind"] == "Node"}
             kubelets[name] = Kubelet(emulated[name], nodes_rt, argv=_pod_argv(IPS[name]), env=env)
-        p = Pair(emulated, kubelets, dns, nginx)
+        p = Pair(emulated, kubelets, dns, nginx, owner)
         made.append(p)
         return p
 
@@ -282,7 +300,7 @@ def pair(emulate):
     for p in made:
         for k in p.kubelets.values():
             k.stop()
-        for d in p.dns.values():
+        for d in [*p.dns.values(), *p.owner.values()]:
             d.stop()
         for h in p.nginx.values():
             h.stop()

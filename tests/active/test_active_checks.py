@@ -164,3 +164,26 @@ def test_cleanup_after_a_check_raises(mcdiag, pair, monkeypatch):
     assert "boom" in r.result("latency", "east->west")["message"]
     assert "Pod" in created and "Deployment" in created
     assert not p.leftovers() and not p.running()
+
+
+@pytest.mark.parametrize("provider", ["submariner", "netmaker"])
+def test_cluster_dns_compared_with_the_zone_owner(mcdiag, pair, provider, tmp_path):
+    """East's cluster DNS loses the name, the zone's owner still knows it: the broken hop is east's cluster DNS."""
+    p = pair(provider, owners=True, env=fake_wg(tmp_path) if provider == "netmaker" else None)
+    name = "nginx.nginx-test.svc.clusterset.local" if provider == "submariner" else "nginx.nginx-test.cloud-k3s"
+    p.dns["east"].mode[name] = "nxdomain"
+    r = run(mcdiag, p, "dns-clusterset")
+    assert r.verdicts() == {"dns-clusterset[east->west]": "fail", "dns-clusterset[west->east]": "pass"}
+    res = r.result("dns-clusterset", "east->west")
+    owner = "Lighthouse DNS" if provider == "submariner" else "Netmaker DNS"
+    assert "NXDOMAIN" in res["message"] and owner in res["message"] and "broken hop is east's cluster DNS" in res["message"], res
+    assert "coredns-forwarding" in res["hint"]
+    nginx = next(s for s in res["details"]["services"] if s["service"] == "nginx-test/nginx")
+    assert nginx["owner"]["rcode_class"] == "answer" and nginx["rcode_class"] == "nxdomain"
+    assert p.owner["east"].queries.count(name) == 1 and p.dns["east"].queries.count(name) == 1
+    if provider == "netmaker":
+        assert res["docs"].startswith("https://nm-k8s"), res["docs"]
+    p.owner["east"].mode[name] = "silent"
+    r = run(mcdiag, p, "dns-clusterset")
+    res = r.result("dns-clusterset", "east->west")
+    assert res["status"] == "fail" and "broken hop is the zone's owner" in res["message"], res

@@ -86,11 +86,15 @@ def _broken_by(fault: str, c: str, p: str) -> set[str]:
         # only flows initiated by the peer towards C
         "drop-return": {f"ping {p}.w1->{c}.w1", f"ping {p}.gw->{c}.gw", f"bigping {p}->{c}", f"dns {p}->{c}",
                         f"http {p}->{c}", f"http {p}.gw->{c}"},
+        # API objects (and CoreDNS reloaded without the block): only C's lookups of the peer's names
+        "coredns-no-forward": {f"dns {c}->{p}"},
+        "kube-proxy-ipvs": set(),
+        "calico-ipip": set(),
     }[fault]
 
 
 CASES = [("block-vxlan", 0), ("block-tunnel", 1), ("break-dns", 0), ("stop-service", 1), ("mtu-blackhole", 1),
-         ("drop-return", 0)]
+         ("drop-return", 0), ("coredns-no-forward", 1), ("kube-proxy-ipvs", 0), ("calico-ipip", 1)]
 
 
 def test_every_fault_has_a_case():
@@ -118,6 +122,38 @@ def test_fault_breaks_exactly_its_paths_and_heals(lab, healthy, fault, idx):
     assert lab.status()["faults"] == []
     got = wait_matrix(lab, healthy, timeout=30)
     assert got == healthy, sorted(k for k, v in got.items() if not v)
+
+
+@pytest.mark.parametrize("fault,path,field,word", [
+    ("kube-proxy-ipvs", "/api/v1/namespaces/kube-system/configmaps/kube-proxy", "data", "mode: ipvs"),
+    ("calico-ipip", "/apis/projectcalico.org/v3/ippools/default-ipv4-ippool", "spec", "'ipipMode': 'Always'"),
+    ("coredns-no-forward", "/api/v1/namespaces/kube-system/configmaps/coredns", "data", None),
+])
+def test_api_faults_change_the_objects_and_heal_puts_them_back(lab, fault, path, field, word):
+    from mcdiag.gather.kubeconfig import ClusterSpec, load_cluster
+
+    api = load_cluster(ClusterSpec(str(lab.kubeconfig("cluster1"))), 10.0)
+    before = api.get(path)[field]
+    lab.break_(fault, "cluster1")
+    try:
+        during = api.get(path)[field]
+        assert during != before
+        if word:
+            assert word in str(during)
+        else:
+            assert "clusterset.local" in before["Corefile"] and "clusterset.local" not in during["Corefile"]
+    finally:
+        lab.heal()
+    assert api.get(path)[field] == before
+
+
+def test_api_faults_refuse_the_other_provider():
+    from mcdiag.lab import LabError
+    from mcdiag.lab.faults import apply
+    from mcdiag.lab.topology import build_topology
+
+    with pytest.raises(LabError, match="applies to the submariner lab"):
+        apply(None, "calico-ipip", build_topology("netmaker").cluster("cluster"))
 
 
 def test_mtu_probe_sees_the_smaller_path_mtu(lab):

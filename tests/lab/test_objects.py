@@ -15,7 +15,10 @@ from mcdiag.lab.objects import (
     FAKE_PSK,
     FAKE_SECRETS,
     K3S_VERSION,
+    KUBEADM_VERSION,
     corefile,
+    extra_groups,
+    k8s_version,
     lab_objects,
 )
 from mcdiag.lab.topology import build_topology
@@ -46,7 +49,7 @@ def test_pure_and_serialisable(case):
     assert lab_objects(topo, c.name) == objs
     json.dumps(objs)
     assert list(yaml.safe_load_all(yaml.safe_dump_all(objs))) == objs
-    keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs]
+    keys = [(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs]
     assert len(keys) == len(set(keys))
     assert all(o["apiVersion"] and o["metadata"]["uid"] for o in objs)
 
@@ -55,34 +58,77 @@ def test_nodes(case):
     topo, c, objs = case
     nodes = {n["metadata"]["name"]: n for n in _all(objs, "Node")}
     assert sorted(nodes) == sorted(n.name for n in c.nodes)
+    gw_label = "submariner.io/gateway" if c.provider == "submariner" else "gateway"
     for n in c.nodes:
         o = nodes[n.name]
         lab = o["metadata"]["labels"]
+        ann = o["metadata"]["annotations"]
         assert lab["kubernetes.io/hostname"] == n.name
         assert o["status"]["addresses"][0] == {"type": "InternalIP", "address": n.lan_ip}
         assert o["spec"]["podCIDR"] == n.pod_cidr and o["spec"]["podCIDRs"] == [n.pod_cidr]
         assert {x["type"]: x["status"] for x in o["status"]["conditions"]}["Ready"] == "True"
+        assert (lab.get(gw_label) == "true") is n.is_gateway
+        if c.provider == "submariner":  # kubeadm + Calico, as in the Submariner guide
+            assert o["status"]["nodeInfo"]["kubeletVersion"] == KUBEADM_VERSION
+            assert ann["projectcalico.org/IPv4Address"].startswith(n.lan_ip + "/")
+            assert not [k for k in ann if k.startswith(("k3s.io/", "flannel.alpha.coreos.com/"))]
+            assert ("node-role.kubernetes.io/control-plane" in lab) is n.is_gateway
+            continue
         assert o["status"]["nodeInfo"]["kubeletVersion"] == K3S_VERSION
-        ann = o["metadata"]["annotations"]
         assert ann["flannel.alpha.coreos.com/public-ip"] == n.lan_ip
         args = json.loads(ann["k3s.io/node-args"])
-        gw_label = "submariner.io/gateway" if c.provider == "submariner" else "gateway"
         if n.is_gateway:
             assert args[args.index("--cluster-cidr") + 1] == c.pod_cidr
             assert args[args.index("--service-cidr") + 1] == c.service_cidr
-            assert lab[gw_label] == "true"
         else:
             assert args[0] == "agent" and "********" in args
-            assert gw_label not in lab
     gw = nodes[c.gateway.name]
     ann = gw["metadata"]["annotations"]
-    assert {"type": "ExternalIP", "address": c.gateway.public_ip} in gw["status"]["addresses"]
-    assert ann["k3s.io/external-ip"] == c.gateway.public_ip
     assert "ExternalIP" not in [a["type"] for a in nodes[c.worker.name]["status"]["addresses"]]
     if c.provider == "submariner":
         assert ann["gateway.submariner.io/public-ip"] == f"ipv4:{c.gateway.public_ip}"
     else:
+        assert {"type": "ExternalIP", "address": c.gateway.public_ip} in gw["status"]["addresses"]
+        assert ann["k3s.io/external-ip"] == c.gateway.public_ip
         assert ann["flannel.alpha.coreos.com/public-ip-overwrite"] == c.gateway.public_ip
+
+
+def test_submariner_lab_is_the_guides_kubeadm_with_calico_vxlan():
+    objs = lab_objects(SUB, "cluster")
+    idx = _index(objs)
+    c, peer = SUB.cluster("cluster"), SUB.cluster("cluster1")
+    cfg = idx[("ConfigMap", "kube-system", "kubeadm-config")]["data"]["ClusterConfiguration"]
+    assert f"podSubnet: {c.pod_cidr}" in cfg and f"serviceSubnet: {c.service_cidr}" in cfg
+    assert "\nmode: iptables\n" in idx[("ConfigMap", "kube-system", "kube-proxy")]["data"]["config.conf"]
+    assert ("DaemonSet", "kube-system", "kube-proxy") in idx and ("DaemonSet", "calico-system", "calico-node") in idx
+    assert ("Deployment", "calico-apiserver", "calico-apiserver") in idx
+    for api in ("projectcalico.org/v3", "crd.projectcalico.org/v1"):
+        pools = {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "IPPool" and o["apiVersion"] == api}
+        assert pools["default-ipv4-ippool"]["cidr"] == c.pod_cidr and pools["default-ipv4-ippool"]["vxlanMode"] == "Always"
+        assert pools["default-ipv4-ippool"]["ipipMode"] == "Never"
+        remote = {p["cidr"]: p for n, p in pools.items() if n != "default-ipv4-ippool"}
+        assert set(remote) == {peer.pod_cidr, peer.service_cidr}
+        assert all(p["disabled"] is True and p["natOutgoing"] is False and p["disableBGPExport"] is True for p in remote.values())
+    assert extra_groups("submariner")[0]["group"] == "projectcalico.org" and extra_groups("netmaker") == ()
+
+
+def test_lab_objects_pass_every_passive_check(memory):
+    """The lab's API objects, judged as mcdiag judges a real pair: nothing fails or warns, Calico's checks run."""
+    for provider in ("submariner", "netmaker"):
+        topo = build_topology(provider)
+        run = memory({n: lab_objects(topo, n) for n in topo.cluster_names}, "all", "--passive",
+                     version=k8s_version(provider), extra_groups=list(extra_groups(provider)))
+        bad = {(r["check"], tuple(r["clusters"])): r["message"] for r in run.json["results"] if r["status"] not in ("pass", "skip")}
+        assert not bad, (provider, bad)
+        if provider == "submariner":
+            assert run.status("calico-prereqs", "cluster") == run.status("calico-prereqs", "cluster1") == "pass"
+            assert "ConfigMap" in run.result("kube-proxy-mode", "cluster")["message"]
+            assert run.result("cni-support", "cluster")["details"]["cni"] == "calico"
+            assert run.result("cluster-cidrs", "cluster")["status"] == "pass"
+        else:
+            dns = run.result("coredns-forwarding", "cluster")["details"]
+            assert dns["network"] == "dc1-k3s" and dns["peer_networks"] == ["cloud-k3s"]  # from the access tokens
+            assert not dns["assumed"]
 
 
 def test_services_match_what_the_lab_serves(case):
@@ -210,7 +256,7 @@ def test_netmaker_objects():
     ds = idx[("DaemonSet", "default", "netclient")]
     assert ds["metadata"]["labels"]["app"] == "netclient" and ds["status"]["numberReady"] == 2
     env = {e["name"]: e.get("value") for e in ds["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["NETWORK"] == "dc1-k3s" and env["ACCESS_TOKEN"] == FAKE_NETMAKER_TOKENS["dc1-k3s"]
+    assert "NETWORK" not in env and env["TOKEN"] == FAKE_NETMAKER_TOKENS["dc1-k3s"]  # netclient v0.9.x: the token says it
     dep = idx[("Deployment", "default", "netclient-gateway")]
     assert dep["metadata"]["labels"]["app"] == "netclient-gateway"
     pods = [p for p in _all(objs, "Pod", "default") if p["metadata"]["labels"].get("app") == "netclient-gateway"]
