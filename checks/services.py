@@ -354,17 +354,23 @@ class ServiceReachability(ServiceCheck):
         a, b = ctx.a, ctx.b
         if svc.port is None:
             return Entry(svc, "error", f"Service {svc.ref} in {b.name} has no TCP port to send an HTTP GET to")
-        lk = self.lookup(ctx, probes, svc, node)
+        ip = svc.ips[0]
+        urls = [f"http://{ip}:{svc.port}/"]
+
+        def get(url: str) -> Any:
+            return probes.run(a.name, self.spec(node, ["http", url, "--timeout", str(HTTP_TIMEOUT)], "http", False, HTTP_TIMEOUT))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mcdiag-http") as pool:  # by IP needs no name: ask both at once
+            by_ip = pool.submit(get, urls[0])
+            lk = self.lookup(ctx, probes, svc, node)
+            results = [by_ip.result()]
         if lk.problem and not lk.name:
             lk = Lookup(svc)  # no name to resolve: judged by IP only
         resolved = lk.answers if lk.cluster.get("rcode_class") == "answer" else []
-        ip = svc.ips[0]
-        urls = [f"http://{ip}:{svc.port}/"]
         by_name = resolved[0] if resolved else None
         if by_name and by_name != ip:
             urls.append(f"http://{by_name}:{svc.port}/")
-        results = probes.run_all([(a.name, self.spec(node, ["http", u, "--timeout", str(HTTP_TIMEOUT)], "http", False, HTTP_TIMEOUT))
-                                  for u in urls])
+            results.append(get(urls[1]))
         if (problem := not_started(*results)) is not None:
             return Entry(svc, "error", problem)
         answers = {u: r.data or {} for u, r in zip(urls, results, strict=True)}

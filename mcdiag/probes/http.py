@@ -84,9 +84,9 @@ def http_get(url: str, timeout: float = 5.0, insecure: bool = False,
     except TimeoutError:
         res["outcome"] = "timeout"
         res["total_s"] = round(time.monotonic() - started, 6)
-        stage = "response headers" if res["status"] is None else "the body"
+        stage = "response headers" if res["status"] is None else "complete body"
         if res["connect_s"] is None:
-            stage = "a TCP connection"
+            stage = "TCP connection"
         return finish(res, started, False, f"no {stage} from {host}:{port} within {timeout}s")
     except ConnectionRefusedError:
         res["outcome"] = "refused"
