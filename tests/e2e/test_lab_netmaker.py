@@ -1,6 +1,9 @@
 """mcdiag against the real lab with the Netmaker provider: healthy baseline, every lab fault, the echo service.
 
-The Netmaker lab has no Submariner cluster id, so the clusters are named on the command line.
+The Netmaker lab has no Submariner cluster id, so the clusters are named on the command line. Its
+netclients are deployed with netmak8s's current manifests (only TOKEN: the network is in the token).
+Runs are in the default mode (no ``--service``): the peer's services that servicex publishes, and
+mcdiag's echo control.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from tests.e2e.conftest import (
     FAULTS,
     FWD,
     REV,
-    RUN_OPTS,
     check_echo_run,
+    echo_entry,
     make_lab,
+    record_timing,
     run_fault,
     run_mcdiag,
     wait_clean,
@@ -37,7 +41,9 @@ def names(lab) -> list[str]:
 
 @pytest.fixture(scope="module")
 def baseline(lab, tmp_path_factory):
-    return run_mcdiag(["all", *names(lab), *RUN_OPTS], tmp_path_factory.mktemp("healthy"))
+    run = run_mcdiag(["all", *names(lab), *ECHO_OPTS], tmp_path_factory.mktemp("healthy"))
+    record_timing(lab.provider, "healthy", run, [k for k, v in run.verdicts().items() if v == "fail"])
+    return run
 
 
 def test_healthy_netmaker_lab_passes(lab, baseline):
@@ -49,6 +55,9 @@ def test_healthy_netmaker_lab_passes(lab, baseline):
     tunnel = baseline.result(f"tunnel-firewall[{FWD}]")["details"]
     assert tunnel["ports"][0]["port"] == 51821 and tunnel["to_ip"] == lab.gateway_ip("cluster1")  # ExternalIP
     assert baseline.result(f"dns-clusterset[{FWD}]")["details"]["name"] == "nginx.nginx-test.cloud-k3s"
+    dns = baseline.result("coredns-forwarding[cluster]")["details"]
+    assert dns["network"] == "dc1-k3s" and dns["peer_networks"] == ["cloud-k3s"]  # read from the access tokens
+    check_echo_run(baseline, lab, [("cluster", "cluster1"), ("cluster1", "cluster")])
     assert {p.name for p in baseline.report_dir.iterdir()} >= {"mcdiag.json", "mcdiag-junit.xml", "mcdiag.html"}
     objects, processes = wait_clean(lab)
     assert objects == {} and processes == []
@@ -58,7 +67,11 @@ def test_healthy_netmaker_lab_passes(lab, baseline):
 def test_fault_fails_exactly_its_checks(lab, baseline, fault, tmp_path):
     run = run_fault(lab, baseline, fault, FAULTS[fault], names(lab), tmp_path)
     if fault == "break-dns":
-        assert "NXDOMAIN" in run.result(f"dns-clusterset[{FWD}]")["message"]
+        dns = run.result(f"dns-clusterset[{FWD}]")
+        assert "NXDOMAIN" in dns["message"] and "Netmaker DNS" in dns["message"] and "broken hop" in dns["message"], dns
+    if fault == "stop-service":
+        http = run.result(f"service-reachability[{REV}]")
+        assert "nginx-test/nginx" in http["message"] and "the echo control" in http["message"], http
     objects, processes = wait_clean(lab)
     assert objects == {} and processes == []
 
@@ -77,8 +90,8 @@ def test_temporary_echo_service(lab, tmp_path):
     check_echo_run(run, lab, [("cluster", "cluster1"), ("cluster1", "cluster")])
     network = {"cluster": lab.cluster("cluster1").network, "cluster1": lab.cluster("cluster").network}
     for a, net in network.items():
-        assert run.result(f"dns-clusterset[{a}->{'cluster1' if a == 'cluster' else 'cluster'}]")["details"]["name"].endswith(
-            f".mcdiag-probes.{net}")
+        echo = echo_entry(run.result(f"dns-clusterset[{a}->{'cluster1' if a == 'cluster' else 'cluster'}]"))
+        assert echo["name"].endswith(f".mcdiag-probes.{net}"), echo
     objects, processes = wait_clean(lab)
     assert objects == {} and processes == []
 

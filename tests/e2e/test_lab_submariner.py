@@ -1,8 +1,10 @@
 """mcdiag against the real lab (Submariner provider): healthy baseline, every lab fault, pytest parity, hygiene.
 
-One lab for the module. The healthy ``mcdiag all`` is the baseline; each fault then runs
-``mcdiag all`` again and the whole verdict map is compared with the baseline: exactly the checks
-that own the fault flip to ``fail``, nothing else moves.
+One lab for the module: the Submariner guide's setup (kubeadm, Calico VXLAN with its API server).
+The healthy ``mcdiag all`` in the default mode (no ``--service``: the peer's exported nginx and
+mcdiag's echo control) is the baseline; each fault then runs ``mcdiag all`` again and the whole
+verdict map is compared with the baseline: exactly the checks that own the fault (and the data-path
+checks riding the broken hop) flip to ``fail``, nothing else moves, nothing is ``error``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from tests.e2e.conftest import (
     FWD,
     REV,
     RUN_OPTS,
+    SUBMARINER_FAULTS,
     check_echo_run,
     cluster_args,
     make_lab,
     managed_objects,
     probe_processes,
+    record_timing,
     run_fault,
     run_mcdiag,
     wait_clean,
@@ -38,7 +42,7 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)")
 
-FAULTS = {**COMMON_FAULTS, "block-vxlan": {"vxlan-firewall[cluster]", *COMMON_FAULTS["block-vxlan"]}}
+FAULTS = {**COMMON_FAULTS, "block-vxlan": {"vxlan-firewall[cluster]", *COMMON_FAULTS["block-vxlan"]}, **SUBMARINER_FAULTS}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +52,10 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def baseline(lab, tmp_path_factory):
-    """The healthy lab's ``mcdiag all`` (every check, every report)."""
-    return run_mcdiag(["all", *cluster_args(lab), *RUN_OPTS], tmp_path_factory.mktemp("healthy"))
+    """The healthy lab's ``mcdiag all`` in the default mode (every check, every report)."""
+    run = run_mcdiag(["all", *cluster_args(lab), *ECHO_OPTS], tmp_path_factory.mktemp("healthy"))
+    record_timing(lab.provider, "healthy", run, [k for k, v in run.verdicts().items() if v == "fail"])
+    return run
 
 
 def assert_clean(lab) -> None:
@@ -71,6 +77,10 @@ def test_healthy_lab_passes_everything(lab, baseline):
         assert any(p.name == name for p in baseline.report_dir.iterdir()), sorted(p.name for p in baseline.report_dir.iterdir())
     active = {k: s for k, s in baseline.verdicts().items() if k.split("[")[0] in ACTIVE}
     assert len(active) == 16 and list(active.values()).count("pass") == 14
+    # the guide's prerequisites, read from the objects as the guide sets them
+    assert baseline.result("calico-prereqs[cluster]")["status"] == "pass"
+    assert "ConfigMap kube-system/kube-proxy" in baseline.result("kube-proxy-mode[cluster1]")["message"]
+    check_echo_run(baseline, lab, [("cluster", "cluster1"), ("cluster1", "cluster")])
     assert_clean(lab)
 
 
@@ -88,8 +98,13 @@ def test_fault_fails_exactly_its_checks(lab, baseline, fault, tmp_path):
         assert "UDP/51821" in r["message"] and "cluster-gw" in r["message"] and "UDP/4490" not in r["message"]
         wait_tunnel(lab)
     if fault == "break-dns":
-        assert "NXDOMAIN" in run.result(f"dns-clusterset[{FWD}]")["message"]
+        dns = run.result(f"dns-clusterset[{FWD}]")
+        assert "NXDOMAIN" in dns["message"] and "Lighthouse DNS" in dns["message"] and "broken hop" in dns["message"], dns
         assert "judged by IP only" in run.result(f"service-reachability[{FWD}]")["message"]
+    if fault == "stop-service":
+        http = run.result(f"service-reachability[{REV}]")
+        assert "nginx-test/nginx" in http["message"] and "the echo control" in http["message"], http
+        assert "answered (HTTP 200)" in http["message"] and "nginx-test/nginx itself" in http["hint"], http
     assert_clean(lab)
 
 
