@@ -60,8 +60,16 @@ SUBMARINER_FAULTS = {
 ECHO_OPTS = ["--probe-start-timeout", "20", "--jobs", "24"]
 #: Options of runs that name the lab's nginx as the service (lab faults like stop-service act on it).
 RUN_OPTS = ["--service", "nginx-test/nginx", *ECHO_OPTS]
-#: Where each run's duration goes (one JSON line per run), for the closing table of the session.
-TIMINGS = Path(os.environ.get("MCDIAG_E2E_TIMINGS") or f"/tmp/mcdiag-e2e-timings-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}.jsonl")
+#: Where each run's duration goes (one JSON line per run), for the closing table of the session (one lab
+#: session per host, like the lab itself: the controller empties it when the session starts).
+TIMINGS = Path(os.environ.get("MCDIAG_E2E_TIMINGS") or "/tmp/mcdiag-e2e-timings.jsonl")
+
+
+def pytest_sessionstart(session):
+    """Start the closing table afresh (the controller, or the only process)."""
+    if not hasattr(session.config, "workerinput"):
+        with contextlib.suppress(OSError):
+            TIMINGS.unlink()
 
 
 def record_timing(provider: str, fault: str, run: Outcome, failed: list[str]) -> None:
