@@ -1,8 +1,9 @@
 """Netmaker networks from access tokens: netclient v0.9.x manifests (TOKEN only) and the older generation (NETWORK).
 
-The ``netmaker`` fixture pair carries netmak8s's older manifests (netclient v0.7.6.1: ``ACCESS_TOKEN``
-plus ``NETWORK``); ``netmaker-v09`` overlays the current ones (v0.9.3: ``TOKEN`` only, the network
-inside the token). Both must judge alike, and the token (and the key inside it) never leaves the view.
+The ``netmaker`` fixture pair's netclient workloads are replaced by netmak8s's two manifest
+generations: ``netmaker-v07`` (netclient v0.7.6.1: ``ACCESS_TOKEN`` plus ``NETWORK``, ``join -t``/``checkin -n``)
+and ``netmaker-v09`` (the current v0.9.3: ``TOKEN`` only, the network inside the token). Both must judge
+alike, and the token (and the key inside it) never leaves the view.
 """
 
 from __future__ import annotations
@@ -40,10 +41,8 @@ def pair(generation: str) -> dict[str, list[dict]]:
     """The Netmaker fixture pair with the netclient manifests of ``generation`` (``v07`` or ``v09``)."""
     out = {}
     for name in ("dc1", "cloud"):
-        objs = list(real_crds()) + list(_objects("netmaker", name))
-        if generation == "v09":
-            objs = [o for o in objs if not _netclient(o)] + list(_objects("netmaker-v09", name))
-        out[name] = copy.deepcopy(objs)
+        objs = [o for o in list(real_crds()) + list(_objects("netmaker", name)) if not _netclient(o)]
+        out[name] = copy.deepcopy(objs + list(_objects(f"netmaker-{generation}", name)))
     return out
 
 
