@@ -20,7 +20,7 @@ from mcdiag.facts import netmaker
 from mcdiag.gather.redact import redact
 from mcdiag.gather.kubeconfig import ClusterSpec
 from mcdiag.gather.view import ClusterView, with_read_facts
-from tests.conftest import FIXTURES, FakeSource, fake_view, load_yaml_dir, real_crds
+from tests.conftest import FIXTURES, GOLDEN, FakeSource, fake_view, load_yaml_dir, real_crds
 
 K3S = "v1.28.5+k3s1"
 PLANTED_KEY = "planted-netmaker-key-DO-NOT-LEAK"
@@ -108,9 +108,9 @@ def test_read_facts_ignore_other_workloads_and_bad_tokens():
 @pytest.mark.parametrize("generation", ["v07", "v09"])
 def test_both_generations_pass_everywhere(memory, generation):
     objs = pair(generation)
-    run = memory(objs, "run", "coredns-forwarding", "netclient-deployment", "gateway-nodes", "cidr-overlap", version=K3S)
-    assert set(run.verdicts().values()) == {"pass"}, {k: run.result(*k[:-1].split("["))["message"]
-                                                       for k, v in run.verdicts().items() if v != "pass"}
+    run = memory(objs, "all", "--passive", version=K3S)
+    assert run.verdicts() == GOLDEN["netmaker/healthy"]  # the same map as the pair's own healthy run
+    assert "fail" not in run.verdicts().values() and "warn" not in run.verdicts().values()
     dns = run.result("coredns-forwarding", "dc1")["details"]
     assert dns["network"] == "dc1-k3s" and dns["peer_networks"] == ["cloud-k3s"]
     deploy = run.result("netclient-deployment", "cloud")["details"]
@@ -122,8 +122,8 @@ def test_missing_peer_block_fails_that_cluster_only(memory, generation):
     objs = pair(generation)
     cm = next(o for o in objs["cloud"] if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "coredns")
     cm["data"]["Corefile"] = re.sub(r"dc1-k3s:53 \{.*?\}\n", "", cm["data"]["Corefile"], flags=re.S)
-    run = memory(objs, "run", "coredns-forwarding", version=K3S)
-    assert run.verdicts() == {"coredns-forwarding[dc1]": "pass", "coredns-forwarding[cloud]": "fail"}
+    run = memory(objs, "all", "--passive", version=K3S)
+    assert run.verdicts() == {**GOLDEN["netmaker/healthy"], "coredns-forwarding[cloud]": "fail"}
     assert "no dc1-k3s:53 block" in run.result("coredns-forwarding", "cloud")["message"]
     assert run.code == 1
 
