@@ -299,7 +299,7 @@ class Resource:
         return {"apiVersion": PARTIAL_API_VERSION, "kind": PARTIAL_KIND, "metadata": obj.get("metadata") or {}}
 
     def cut(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """This query's answer out of a broader query's ``items`` (shared objects, no copies)."""
+        """The answer of this query, cut out of a broader query's ``items`` (shared objects, no copies)."""
         if not (self.namespace or self.labels or self.fields):
             return [self.shape(o) for o in items] if self.metadata_only else list(items)
         return [self.shape(o) for o in items if self.matches(o)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import logging
 import re
 import threading
@@ -693,6 +694,17 @@ class ObjectStore:
         nested parts (container specs, managed fields): nothing in the store mutates a
         stored object's nested parts in place. No hooks run. Returns how many were stored.
         """
+        n = 0
+        collecting = gc.isenabled()
+        gc.disable()  # millions of new containers: the cyclic collector would rescan them all, again and again
+        try:
+            n = self._put_generated(objs)
+        finally:
+            if collecting:
+                gc.enable()
+        return n
+
+    def _put_generated(self, objs: Iterable[dict]) -> int:
         n = 0
         with self.lock:
             resolved: dict[tuple[str, str], tuple[str, str, ResourceType | None]] = {}
