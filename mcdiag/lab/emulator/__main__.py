@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generate-nodes", type=int, default=None, metavar="M",
                    help="generated nodes (default: pods/30, at least 1)")
     p.add_argument("--pod-cidr", default="10.128.0.0/12", help="CIDR the generated nodes' pod CIDRs come from")
+    p.add_argument("--node-cidr", default="172.20.0.0/16", help="CIDR the generated nodes' addresses come from")
+    p.add_argument("--request-log", type=Path, default=None, metavar="FILE",
+                   help="append one JSON line per request answered (method, path, query, status, accept, size)")
     p.add_argument("--ready-file", type=Path, default=None, help="file written (with the URL) once serving")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -98,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         from .generate import generate_cluster
 
         nodes = args.generate_nodes if args.generate_nodes is not None else max(1, args.generate_pods // 30)
-        emu.add_generated(generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr))
+        emu.add_generated(
+            generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr, node_cidr=args.node_cidr)
+        )
+    if args.request_log:
+        log_file = args.request_log.open("a", encoding="utf-8", buffering=1)
+        fields = ("method", "path", "query", "status", "accept", "size")
+        emu.on_request(lambda rec: log_file.write(json.dumps({f: getattr(rec, f) for f in fields}) + "\n"))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

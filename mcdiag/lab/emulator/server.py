@@ -112,6 +112,8 @@ class RequestRecord:
     content_type: str | None = None
     #: The ``Accept`` header (``application/json;as=PartialObjectMetadataList;...`` for metadata only).
     accept: str | None = None
+    #: Bytes of the response body sent.
+    size: int = 0
 
 
 @dataclass
@@ -287,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             self.wfile.flush()
         finally:
-            emu._record(req, resp.status, user_agent)
+            emu._record(req, resp.status, user_agent, len(payload))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -356,6 +358,7 @@ class ApiEmulator:
         self._rules_lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._requests_lock = threading.Lock()
+        self._request_hooks: list[Callable[[RequestRecord], Any]] = []
         self._pod_logs: dict[tuple[str, str, str | None], str] = {}
         self._compacted_rv = 0
         self._stop_event = threading.Event()
@@ -564,11 +567,17 @@ class ApiEmulator:
         with self._requests_lock:
             self._requests.clear()
 
+    def on_request(self, callback: Callable[[RequestRecord], Any]) -> Callable[[RequestRecord], Any]:
+        """Call ``callback(record)`` after each request is answered (request logs of benchmarks)."""
+        with self._requests_lock:
+            self._request_hooks.append(callback)
+        return callback
+
     def writes(self) -> list[RequestRecord]:
         """Return the requests with method POST, PUT, PATCH or DELETE."""
         return [r for r in self.requests if r.method in WRITE_METHODS]
 
-    def _record(self, req: _Request, status: int, user_agent: str) -> None:
+    def _record(self, req: _Request, status: int, user_agent: str, size: int = 0) -> None:
         body = None
         if req.raw_body:
             try:
@@ -585,9 +594,15 @@ class ApiEmulator:
             body,
             req.headers.get("Content-Type"),
             req.headers.get("Accept"),
+            size,
         )
         with self._requests_lock:
             self._requests.append(rec)
+            for callback in self._request_hooks:
+                try:
+                    callback(rec)
+                except Exception:
+                    log.exception("emulator on_request callback %r failed", callback)
 
     # -- object access for tests and the lab ----------------------------------------------
     def on_create(self, callback: Callable[[dict], Any]) -> Callable[[dict], Any]:
