@@ -296,6 +296,77 @@ def run_selections(pods: int, cap_gb: float, tmp: Path) -> list[tuple[str, Measu
     return rows
 
 
+def run_profile(pods: int, cap_gb: float, tmp: Path) -> list[str]:
+    """Where a run's time goes, every thread sampled by py-spy (the [bench] extra); Markdown lines."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ["Not profiled: py-spy is not installed (`pip install 'mcdiag[bench]'`)."]
+    out = tmp / f"profile-{pods}"
+    out.mkdir()
+    clusters = start_pair(pods, out)
+    raw = out / "profile.txt"
+    try:
+        m = measure([spy, "record", "--threads", "--idle", "--rate", "200", "--format", "raw", "-o", str(raw), "--",
+                     *mcdiag_cmd(), "all", "--passive", *cluster_args(clusters), "--report-dir", str(out / "r")], cap_gb=cap_gb)
+    finally:
+        for c in clusters:
+            c.stop()
+    if not raw.exists():
+        return [f"Not profiled: py-spy failed ({m.stderr_tail or m.code})."]
+    return profile_summary(raw.read_text(), pods)
+
+
+def _frame_name(frame: str) -> str:
+    # py-spy raw frames: "function (path/to/module.py:line)"
+    name, _, where = frame.partition(" (")
+    path = where.split(":")[0]
+    for marker in ("/mcdiag/", "/checks/", "site-packages/", "python3.11/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"
+
+
+def profile_summary(text: str, pods: int, n: int = 12) -> list[str]:
+    """Self and inclusive time per function, and busy time per thread kind, from py-spy's collapsed stacks."""
+    total = 0
+    busy = 0
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        k = int(count)
+        frames = stack.split(";")
+        total += k
+        frames = [f for f in frames if " (" in f]
+        if not frames:
+            continue
+        leaf = _frame_name(frames[-1])
+        if any(w in leaf for w in ("wait (threading", "acquire", "select (", "poll (", "_wait_for_tstate_lock", "sleep (")):
+            continue
+        busy += k
+        kind = "main" if "_bootstrap" not in frames[0] else "worker"
+        threads[kind] = threads.get(kind, 0) + k
+        own[leaf] = own.get(leaf, 0) + k
+        for f in {_frame_name(f) for f in frames}:
+            incl[f] = incl.get(f, 0) + k
+    if not busy:
+        return ["No busy samples."]
+    lines = [f"Profile of one `mcdiag all --passive` at {pods:,} pods per cluster (py-spy, every thread, "
+             f"{busy} busy samples at 200 Hz, waits left out):", "",
+             "| function (self time) | share of busy samples |", "|---|---|"]
+    lines += [f"| `{f}` | {k / busy:.0%} |" for f, k in sorted(own.items(), key=lambda kv: -kv[1])[:n]]
+    lines += ["", "| function (with what it calls) | share of busy samples |", "|---|---|"]
+    shown = [(f, k) for f, k in sorted(incl.items(), key=lambda kv: -kv[1]) if k < busy * 0.999 and "<module>" not in f]
+    lines += [f"| `{f}` | {k / busy:.0%} |" for f, k in shown[:n]]
+    return lines
+
+
 def run_startup(runs: int, tmp: Path) -> dict[str, list[Measured]]:
     out: dict[str, list[Measured]] = {}
     for label, argv in (("mcdiag --help", ["--help"]), ("mcdiag list", ["list"])):
@@ -415,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     parser.add_argument("--skip", action="append", default=[], choices=("sizes", "selection", "startup"),
                         help="leave a part out (repeatable)")
+    parser.add_argument("--profile-size", type=int, default=10000,
+                        help="pods per cluster of the profiled run (0: none; needs py-spy, the [bench] extra)")
     parser.add_argument("--lab", action="store_true", help="also the lab benchmarks (root; see benchmarks/lab.py)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -427,12 +500,16 @@ def main(argv: list[str] | None = None) -> int:
             for pods in sizes:
                 rows.append(run_size(pods, args.runs, args.mem_cap_gb, tmp))
         selections = run_selections(args.selection_size, args.mem_cap_gb, tmp) if "selection" not in args.skip else []
+        profile = run_profile(args.profile_size, args.mem_cap_gb, tmp) if args.profile_size else []
         lab_lines: list[str] = []
         if args.lab:
             from benchmarks import lab
 
             lab_lines = lab.run_all(args.runs, tmp)
     lines = render(rows, selections, args.selection_size, startup, args.mem_cap_gb, lab_lines)
+    if profile:
+        at = lines.index("### The lab")
+        lines[at:at] = ["### Where the time goes", "", *profile, ""]
     print("\n".join(lines))
     if not args.no_doc:
         args.doc.write_text(DOC_HEAD + "\n".join(lines) + "\n" + DOC_TAIL)

@@ -287,7 +287,10 @@ class Resource:
             if not all(_label_ok(r, labels) for r in _labels_of(self.labels)):
                 return False
         if self.fields:
+            partial = obj.get("kind") == PARTIAL_KIND
             for path, op, value in _fields_of(self.fields):
+                if partial and not path.startswith("metadata."):
+                    continue  # the server judged it on the whole object; metadata cannot tell
                 if (field_value(obj, path) == value) != (op == "="):
                     return False
         return True

@@ -122,9 +122,13 @@ def test_unservable_accept_is_406_and_fallbacks_are_honoured(api):
     assert body["kind"] == "PodList" and body["items"][0]["spec"]["containers"]
 
 
-def test_accept_header_is_in_the_request_log(emu, api):
-    raw(api, "GET", "/api/v1/pods", headers={"Accept": PARTIAL})
-    assert emu.requests[-1].accept == PARTIAL
+def test_request_log_has_accept_header_and_response_size(emu, api):
+    seen = []
+    emu.on_request(seen.append)
+    _, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": PARTIAL})
+    rec = emu.requests[-1]
+    assert rec.accept == PARTIAL and seen == [rec]
+    assert rec.size == len(json.dumps(body, separators=(",", ":")).encode())
 
 
 def test_generated_cluster_has_real_shapes_and_serves_through_the_client(tmp_path):
