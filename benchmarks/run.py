@@ -466,6 +466,42 @@ def top_imports(text: str, n: int = 8) -> list[str]:
     return [f"{name} {us / 1000:.0f} ms" for us, name in rows[:n]]
 
 
+def targets_table(rows: list[SizeRow], selections, startup: dict[str, list[Measured]]) -> list[str]:
+    """Issue 12's targets against the largest size that ran, with by how much each is missed."""
+    out = ["| target | measured | |", "|---|---|---|"]
+
+    def line(what: str, got: float, limit: float, unit: str, fmt: str = "{:.1f}") -> None:
+        verdict = "met" if got <= limit else f"missed: {got / limit:.1f}x the limit"
+        out.append(f"| {what} (at most {fmt.format(limit)}{unit}) | {fmt.format(got)}{unit} | {verdict} |")
+
+    done = [r for r in rows if any(m.ok for m in r.runs)]
+    empty = startup.get("mcdiag all --passive, two empty clusters") or []
+    if done:
+        r = max(done, key=lambda r: r.pods)
+        good = [m for m in r.runs if m.ok]
+        wall = median([m.wall for m in good])
+        out.append(f"| largest size that ran | {r.pods:,} pods, {r.nodes:,} nodes per cluster | target sizes: 150,000 and 5,000 |")
+        line("requests per cluster", max(r.requests), 40, "", "{:.0f}")
+        line("read per cluster", max(r.bytes) / 1e6, 5, " MB")
+        line("peak RSS", median([m.rss_mb for m in good]), 200, " MB", "{:.0f}")
+        bare = [m.wall for m in r.bare if m.ok]
+        if bare:
+            line("wall time / bare fetch of the same requests", wall / median(bare), 1.5, "x")
+        if empty:
+            line("wall time / run on two empty clusters", wall / median([m.wall for m in empty]), 2, "x")
+    missing = [r.pods for r in rows if not any(m.ok for m in r.runs)]
+    if missing:
+        out.append(f"| sizes that did not finish | {', '.join(f'{p:,}' for p in missing)} pods | see the first table |")
+    for label, _run, reqs, _pages in selections:
+        if "k8s-version" in label:
+            out.append(f"| `mcdiag run k8s-version`: only its own and the gate's requests (`/version`, discovery) "
+                       f"| {max(reqs)} requests per cluster | {'met' if max(reqs) <= 4 else 'missed: it lists more than it needs'} |")
+    helps = startup.get("mcdiag --help") or []
+    if helps:
+        line("`mcdiag --help`", median([m.wall for m in helps]), 0.3, " s", "{:.2f}")
+    return out
+
+
 def machine() -> str:
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -529,6 +565,8 @@ def render(rows, selections, selection_size, startup, cap_gb, lab_lines) -> list
         lines += ["### Start-up", "", *startup_table(startup), ""]
         if startup.get("_imports"):
             lines += [f"Largest top-level imports of `mcdiag --help` (`-X importtime`): {', '.join(top_imports(startup['_imports']))}.", ""]
+    if rows or startup:
+        lines += ["### Targets", "", *targets_table(rows, selections, startup), ""]
     lines += ["### The lab", ""]
     lines += lab_lines or ["Not run in this run (`--lab`, as root; hooks in `benchmarks/lab.py`)."]
     return lines
