@@ -308,7 +308,7 @@ def run_profile(pods: int, cap_gb: float, tmp: Path) -> list[str]:
     clusters = start_pair(pods, out)
     raw = out / "profile.txt"
     try:
-        m = measure([spy, "record", "--threads", "--idle", "--rate", "200", "--format", "raw", "-o", str(raw), "--",
+        m = measure([spy, "record", "--threads", "--rate", "200", "--format", "raw", "-o", str(raw), "--",
                      *mcdiag_cmd(), "all", "--passive", *cluster_args(clusters), "--report-dir", str(out / "r")], cap_gb=cap_gb)
     finally:
         for c in clusters:
@@ -343,12 +343,13 @@ def profile_summary(text: str, pods: int, n: int = 12) -> list[str]:
         k = int(count)
         frames = stack.split(";")
         total += k
-        frames = [f for f in frames if " (" in f]
+        frames = [f for f in frames if " (" in f and not f.startswith(("thread (", "process ", '"thread', '"process'))]
         if not frames:
             continue
         leaf = _frame_name(frames[-1])
-        if any(w in leaf for w in ("wait (threading", "acquire", "select (", "poll (", "_wait_for_tstate_lock", "sleep (")):
-            continue
+        if any(w in leaf for w in ("wait (threading", "acquire", "select (", "poll (", "_wait_for_tstate_lock", "sleep (",
+                                   "_worker (concurrent/futures")):
+            continue  # waits py-spy saw as running
         busy += k
         kind = "main" if "_bootstrap" not in frames[0] else "worker"
         threads[kind] = threads.get(kind, 0) + k
@@ -358,11 +359,12 @@ def profile_summary(text: str, pods: int, n: int = 12) -> list[str]:
     if not busy:
         return ["No busy samples."]
     lines = [f"Profile of one `mcdiag all --passive` at {pods:,} pods per cluster (py-spy, every thread, "
-             f"{busy} busy samples at 200 Hz, waits left out):", "",
+             f"{busy} samples of running threads at 200 Hz):", "",
              "| function (self time) | share of busy samples |", "|---|---|"]
     lines += [f"| `{f}` | {k / busy:.0%} |" for f, k in sorted(own.items(), key=lambda kv: -kv[1])[:n]]
     lines += ["", "| function (with what it calls) | share of busy samples |", "|---|---|"]
-    shown = [(f, k) for f, k in sorted(incl.items(), key=lambda kv: -kv[1]) if k < busy * 0.999 and "<module>" not in f]
+    plumbing = ("threading.py", "concurrent/futures", "<module>", "main (mcdiag/cli")
+    shown = [(f, k) for f, k in sorted(incl.items(), key=lambda kv: -kv[1]) if not any(p in f for p in plumbing)]
     lines += [f"| `{f}` | {k / busy:.0%} |" for f, k in shown[:n]]
     return lines
 
