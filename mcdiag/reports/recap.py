@@ -20,6 +20,13 @@ class CauseGroup:
 
     root: Result
     dependents: list[Result] = field(default_factory=list)
+    #: Other errors with the very same reason (one 403 met by several checks): listed once, with the root.
+    also: list[Result] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        """The root's label and those of the same-reason errors."""
+        return [self.root.test_name] + [r.test_name for r in self.also]
 
     @property
     def failures(self) -> list[Result]:
@@ -53,11 +60,20 @@ def cause_groups(results: Sequence[Result], fail_on_warn: bool = False) -> list[
     for r in results:
         if r.cause and r.cause in labels and r.cause != r.test_name:
             follows.setdefault(r.cause, []).append(r)
-    groups = [
-        CauseGroup(r, follows.get(r.test_name, []))
-        for r in results
-        if is_attention(r, fail_on_warn) and not (r.cause and r.cause in labels)
-    ]
+    groups: list[CauseGroup] = []
+    same: dict[tuple, CauseGroup] = {}
+    for r in results:
+        if not is_attention(r, fail_on_warn) or (r.cause and r.cause in labels):
+            continue
+        key = (r.status, r.message, r.hint)
+        if r.status is Status.ERROR and key in same:
+            same[key].also.append(r)
+            same[key].dependents.extend(follows.get(r.test_name, []))
+            continue
+        group = CauseGroup(r, list(follows.get(r.test_name, [])))
+        groups.append(group)
+        if r.status is Status.ERROR:
+            same[key] = group
     order = {id(g): i for i, g in enumerate(groups)}
     return sorted(groups, key=lambda g: (-len(g.dependents), order[id(g)]))
 

@@ -69,12 +69,19 @@ def format_line(result: Result, colour: bool, with_target: bool = False, evidenc
 
 
 def _collapse_key(result: Result) -> tuple | None:
-    """Results with the same key are one line: skips and errors with one cause, or the same reason."""
+    """Results with the same key are one line.
+
+    Skips and errors that follow from one cause (an unreachable cluster) wherever they are;
+    errors with the very same reason (one 403, Ctrl-C, an image that cannot be pulled) wherever
+    they are; skips with the same reason within one cluster or pair.
+    """
     if result.status not in (Status.SKIP, Status.ERROR) or result.details.get("not_applicable"):
         return None
     if result.cause:
         return ("cause", result.status, result.cause)
-    return ("same", result.status, result.message, result.hint)
+    if result.status is Status.ERROR:
+        return ("same", result.status, result.message, result.hint)
+    return ("same here", group_title(result), result.message)
 
 
 def _collapsed_line(results: list[Result], colour: bool) -> str:
@@ -156,14 +163,14 @@ def recap_lines(report: RunReport, colour: bool = False) -> list[str]:
     groups = report_groups(report)
     if not groups:
         return []
-    problems = sum(1 + len(g.failures) for g in groups)
+    problems = sum(len(g.labels) + len(g.failures) for g in groups)
     out = ["", _paint(f"Needs attention: {problems} problem(s), {len(groups)} likely cause(s)", "1", colour)]
     for g in groups:
         r = g.root
         sym = _paint(r.status.symbol, COLOURS[r.status], colour)
         label = f"{r.status.value.upper()}: " if r.status is not Status.FAIL else ""
         lead = "likely cause " if g.dependents else ""
-        out.append(f"  {sym} {lead}{r.test_name}: {label}{r.message}")
+        out.append(f"  {sym} {lead}{_names(g.labels)}: {label}{r.message}")
         if r.hint:
             out.append(_paint(f"      hint: {r.hint}", "36", colour))
         if r.docs:
