@@ -199,9 +199,6 @@ def _matrix(report: RunReport) -> str:
 # -- needs attention, cause first ------------------------------------------------------------------
 def _attention(report: RunReport) -> str:
     groups = report_groups(report)
-    warns = [r for r in report.results if r.status is Status.WARN and not report.fail_on_warn]
-    if not groups and not warns:
-        return "<h2>Needs attention</h2><p class=\"pass\">✓ Nothing: no failure, error or warning.</p>"
     rows = []
     for g in groups:
         r = g.root
@@ -220,15 +217,26 @@ def _attention(report: RunReport) -> str:
             more = f"<li class=\"skip\">– {len(g.skipped)} check(s) skipped because of it</li>" if g.skipped else ""
             body += f'<div class="cause">{escape(g.summary())}:</div><ul class="dependents">{deps}{more}</ul>'
         rows.append(f'<tr data-status="{r.status.value}"><td>{_badge(r.status)}</td><td>{body}</td></tr>')
+    count = sum(len(g.labels) + len(g.failures) for g in groups)
+    intro = (f"<p>{count} problem(s) with {len(groups)} likely cause(s); fix the causes first.</p>" if groups
+             else '<p class="pass">✓ No failure and no error.</p>')
+    table = f'<table class="attention">{"".join(rows)}</table>' if rows else ""
+    return f'<h2 id="attention">Needs attention</h2>{intro}{table}'
+
+
+def _warnings(report: RunReport) -> str:
+    """Warnings that do not fail the run (with ``--fail-on warn`` they are in Needs attention)."""
+    warns = [r for r in report.results if r.status is Status.WARN and not report.fail_on_warn]
+    if not warns:
+        return ""
+    rows = []
     for r in warns:
-        body = f"<code>{escape(r.test_name)}</code>: {escape(r.message)}"
+        body = f'<a href="#{row_id(r)}"><code>{escape(r.test_name)}</code></a>: {escape(r.message)}'
         if r.hint:
             body += f'<div class="hint">hint: {escape(r.hint)}</div>'
         body += _docs(r.docs)
         rows.append(f'<tr data-status="warn"><td>{_badge(r.status)}</td><td>{body}</td></tr>')
-    count = sum(len(g.labels) + len(g.failures) for g in groups)
-    intro = (f"<p>{count} problem(s) with {len(groups)} likely cause(s); fix the causes first.</p>" if groups else "")
-    return f'<h2 id="attention">Needs attention</h2>{intro}<table class="attention">{"".join(rows)}</table>'
+    return f'<h2 id="warnings">Warnings ({len(warns)})</h2><table class="attention">{"".join(rows)}</table>'
 
 
 def _facts(report: RunReport) -> str:
@@ -292,6 +300,7 @@ def render_html(report: RunReport) -> str:
 <p class="summary" id="summary">{summary}</p>
 {_attention(report)}
 <h2>Between clusters</h2>{_matrix(report)}
+{_warnings(report)}
 <h2>Clusters</h2>{_facts(report)}
 <h2>Results</h2><div id="filter">Show: {boxes}</div>
 {sections}
