@@ -32,7 +32,7 @@ def version_text() -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean X?)`` for the closest choice, or nothing."""
-    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     if not close:
         return ""
     return f" (did you mean {' or '.join(close)}?)"
@@ -88,9 +88,9 @@ def explain(check: type[Check], registry_checks: Sequence[type[Check]] = ()) -> 
         lines.append(f"Explains:    {', '.join(dependents)}")
     lines.append("Statuses:    pass as described above; fail or warn with a hint; skip when it does not apply;")
     lines.append("             error when it cannot decide (API unreachable or forbidden, probe pod never started)")
-    if check.hint:
-        lines.append("")
-        lines += textwrap.wrap(f"How to fix:  {check.hint}", width, subsequent_indent=" " * 13)
+    lines.append("")
+    fix = check.hint or "each failure and warning carries its own hint, naming what to change and where"
+    lines += textwrap.wrap(f"How to fix:  {fix}", width, subsequent_indent=" " * 13)
     if check.docs:
         lines.append(f"Docs:        {check.docs}")
     lines.append(f"Run it:      mcdiag run {check.id} --kubeconfig A --remote-kubeconfig B")
