@@ -343,7 +343,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from datetime import UTC, datetime
 
     from mcdiag.reports import write_reports
-
     from mcdiag.run.causes import assign_causes
     from mcdiag.run.session import shown_options
 

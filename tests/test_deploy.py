@@ -1,5 +1,6 @@
 """deploy/ manifests against the Kubernetes schemas and the checks' needs; the release workflow against the
-code's image defaults; the CI recipes in docs/ci.md are the files in docs/ci/, and those parse."""
+code's image defaults; the CI recipes in docs/ci.md are the files in docs/ci/, and those parse.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The example third-party check package (examples/mcdiag-example-check) installed into a fresh venv:
-`mcdiag list` shows it, `mcdiag all` runs it, and the pytest plugin collects it under `-m`."""
+`mcdiag list` shows it, `mcdiag all` runs it, and the pytest plugin collects it under `-m`.
+"""
 
 from __future__ import annotations
 

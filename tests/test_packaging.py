@@ -1,5 +1,6 @@
 """Packaging: every imported third-party module is declared (dependencies or the extra that uses it), package
-data patterns match files, the project has URLs, and the version shows the probe image it uses."""
+data patterns match files, the project has URLs, and the version shows the probe image it uses.
+"""
 
 from __future__ import annotations
 

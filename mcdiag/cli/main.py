@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcdiag import __version__
 from mcdiag.cli.flags import Parser, add_flags
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, RunReport
@@ -118,9 +117,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``mcdiag list``."""
     import json
 
-    from mcdiag.run.registry import resolve
-
     from mcdiag.cli.explain import filter_checks, render_table
+    from mcdiag.run.registry import resolve
 
     reg = resolve()
     checks = filter_checks(reg.checks, args.tag, args.provider)

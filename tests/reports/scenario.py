@@ -21,7 +21,7 @@ SENDERS = ("tcp", "latency", "mtu", "http", "dns")
 
 
 def blocked_answer(cluster: str, node: str, argv: list[str]) -> Any:
-    """east -> west blocked at UDP/4500; west -> east fine but slow; VXLAN probe pods never start."""
+    """East -> west blocked at UDP/4500; west -> east fine but slow; VXLAN probe pods never start."""
     verb = argv[0]
     if verb == "udp-listen" and "4800" in argv:
         return "probe pod never started within 5s (ErrImagePull: registry unreachable)"

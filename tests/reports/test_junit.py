@@ -1,5 +1,6 @@
 """JUnit from the CLI and from the pytest plugin: a run with all five statuses validates against the
-Jenkins/Ant schema and round-trips through junitparser with the right counts; --fail-on warn fails the testcase."""
+Jenkins/Ant schema and round-trips through junitparser with the right counts; --fail-on warn fails the testcase.
+"""
 
 from __future__ import annotations
 
@@ -94,3 +95,20 @@ def test_plugin_junit_all_five_statuses(emulate, mcdiag, pytester, schema, fail_
     if fail_on == "fail":
         assert all("WARNING: " in (c.system_out or "") for c in warned)
     assert result.ret == 1
+
+
+def test_plugin_ini_keys_and_fail_on_warn(emulate, pytester):
+    from tests.test_core import DISJOINT
+
+    clusters = emulate(DISJOINT)  # passive: passes and warnings, nothing fails
+    lines = "\n    ".join(f"{n}={p}" for n, p in clusters.kubeconfigs.items())
+    ini = f"[pytest]\naddopts = -p no:cacheprovider\nmcdiag_cluster =\n    {lines}\nmcdiag_passive = true\n"
+    pytester.makeini(ini)
+    relaxed = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", "-q")
+    assert relaxed.ret == 0
+    outcomes = relaxed.parseoutcomes()
+    assert outcomes["passed"] > 0 and "failed" not in outcomes
+    pytester.makeini(ini + "mcdiag_fail_on = warn\n")
+    strict = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", "-q")
+    assert strict.ret == 1 and strict.parseoutcomes()["failed"] > 0
+    strict.stdout.fnmatch_lines(["*WARN cni-support[[]east[]]: *"])

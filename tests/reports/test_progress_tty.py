@@ -1,5 +1,6 @@
 """The live progress display on a real pseudo-terminal: it shows what runs and what it waits for,
-disappears cleanly before the report, and no line of the report is glued to another."""
+disappears cleanly before the report, and no line of the report is glued to another.
+"""
 
 from __future__ import annotations
 
