@@ -40,12 +40,14 @@ def evidence_lines(result: Result, indent: str = "      ") -> list[str]:
         return []
     from mcdiag.gather.redact import redact
 
-    text = json.dumps(redact(dict(_plainish(result.details))), indent=2, sort_keys=True, default=str)
+    text = json.dumps(redact(_plainish(result.details)), indent=2, sort_keys=True, default=str)
     return [f"{indent}{line}" for line in ["evidence:", *text.splitlines()]]
 
 
 def _plainish(details: Any) -> Any:
-    return json.loads(json.dumps(details, default=lambda v: sorted(v) if isinstance(v, set | frozenset) else str(v)))
+    from mcdiag.model import _plain
+
+    return _plain(details)
 
 
 def format_line(result: Result, colour: bool, with_target: bool = False, evidence: bool = False,

@@ -101,3 +101,15 @@ def test_warnings_fail_the_run_with_fail_on_warn(emulate, mcdiag):
     assert strict.json["options"]["fail_on"] == "warn"
     recap = strict.out[strict.out.index("Needs attention"):]
     assert "⚠" in recap
+
+
+def test_verbose_shows_the_evidence_redacted(emulate, mcdiag):
+    clusters = emulate(OVERLAP)
+    run = mcdiag("run", "api-access", "cidr-overlap", *clusters.args(), "--verbose")
+    lines = run.out.splitlines()
+    i = next(i for i, ln in enumerate(lines) if "✗ cidr-overlap:" in ln)
+    evidence = lines[lines.index("      evidence:", i):]
+    assert evidence and any("10.42.0.0/16" in ln for ln in evidence[:30])
+    plain = mcdiag("run", "api-access", "cidr-overlap", *clusters.args())
+    assert "evidence:" not in plain.out
+    assert clusters["east"].token not in run.out + run.err
