@@ -26,6 +26,7 @@ class CorednsForwarding(Check):
     """
 
     id = "coredns-forwarding"
+    depends = ("submariner-deployment",)
     title = "CoreDNS forwarding for cross-cluster names"
     tags = frozenset({"passive", "inter-cluster"})
     reads = reads(dns.DNS_READS, netmaker.NETMAKER_READS, cluster.PROVIDER_READS, submariner.SUBMARINER_SETTINGS_READS)

@@ -279,6 +279,7 @@ class DnsClusterset(ServiceCheck):
     """From a pod in A, each probed service name of B resolves to B's service IP; A's cluster DNS is compared with the zone's owner."""
 
     id = "dns-clusterset"
+    depends = ("coredns-forwarding", "nodelocaldns", "service-imports", "pod-connectivity")
     title = "Cross-cluster service DNS"
     hint = "Check service export and DNS forwarding for the clusterset zone."
     docs = "https://submariner.io/getting-started/architecture/service-discovery/"
@@ -343,6 +344,7 @@ class ServiceReachability(ServiceCheck):
     """From a pod in A, an HTTP GET to each probed service of B, by DNS name and by IP, answers within the timeout."""
 
     id = "service-reachability"
+    depends = ("pod-connectivity", "dns-clusterset", "service-exports")
     title = "Cross-cluster service answers"
     hint = "Check that B's service has ready endpoints listening on its port, and that B's service CIDR is routed through the tunnel."
     docs = "https://submariner.io/operations/troubleshooting/"

@@ -159,6 +159,7 @@ class SubmarinerEndpoints(Check):
     """Exactly one local Endpoint, a remote Endpoint for every other given cluster, no shared public IP with NAT."""
 
     id = "submariner-endpoints"
+    depends = ("submariner-deployment",)
     title = "Submariner Endpoints"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
@@ -284,6 +285,7 @@ class GatewayConnections(Check):
     """An active Gateway exists and has a `connected` connection to every other given cluster."""
 
     id = "gateway-connections"
+    depends = ("cable-driver", "tunnel-firewall", "gateway-nodes", "submariner-deployment")
     title = "Gateway connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
@@ -360,6 +362,7 @@ class RouteAgentConnections(Check):
     """Every RouteAgent's remote endpoints are `connected` (`none` on the gateway node itself is normal)."""
 
     id = "routeagent-connections"
+    depends = ("gateway-connections", "vxlan-firewall", "submariner-deployment")
     title = "Route agent connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
@@ -552,6 +555,7 @@ class CableDriver(Check):
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
     reads = reads(submariner.ENDPOINT_READS, submariner.SUBMARINER_SETTINGS_READS)
+    depends = ("submariner-endpoints",)
     hint = "Join every cluster with the same cable driver (subctl join --cable-driver NAME; with Helm, submariner.cableDriver)."
     docs = "https://submariner.io/getting-started/architecture/gateway-engine/"
 

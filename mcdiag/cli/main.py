@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcdiag import __version__
 from mcdiag.cli.flags import Parser, add_flags
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, RunReport
-from mcdiag.run.options import Options
+from mcdiag.run.options import PROVIDERS, Options
 
 EPILOG_ALL = """\
 examples:
@@ -46,11 +45,28 @@ LAZY_COMMANDS = {
 def _report_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("reports")
     r.add_argument("--report-dir", default="reports", metavar="DIR", help="where reports go (default reports/)")
-    r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path")
+    r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path (`-` for stdout, as -o json)")
     r.add_argument("--junit-xml", type=Path, metavar="FILE", help="JUnit XML report path")
     r.add_argument("--html", type=Path, metavar="FILE", help="HTML report path")
     r.add_argument("--no-report-files", action="store_true", help="write no report files, terminal only")
     r.add_argument("--quiet", "-q", action="store_true", help="terminal: show only what is not a pass")
+    r.add_argument("--verbose", "-v", action="store_true",
+                   help="terminal: also the evidence of each result (what was read, probe commands and output; redacted)")
+    r.add_argument("--output", "-o", choices=("text", "json"), default="text",
+                   help="what goes to stdout: the text report (default) or the JSON report (then all else to stderr)")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``/``-V``: the version and the default probe image (worked out only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from mcdiag.cli.explain import version_text
+
+        print(version_text())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `mcdiag all --kubeconfig A --remote-kubeconfig B`. `mcdiag list` shows every check.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"mcdiag {__version__}")
+    parser.add_argument("--version", "-V", action=_VersionAction, help="show the version and the probe image it uses")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -79,14 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_run, **({"ids": []} if name == "all" else {}))
 
     p_list = sub.add_parser("list", help="list every registered check", description="List every check: id, scope, tags, title.")
-    p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag")
+    p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag (repeatable: any of them)")
+    p_list.add_argument("--provider", choices=PROVIDERS, help="only checks that apply to clusters of this provider")
     p_list.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                         help="table (default), json, or markdown (the catalogue in docs/checks.md)")
     p_list.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
     p_list.set_defaults(func=cmd_list)
 
-    from mcdiag.cli import cleanup, gather
+    from mcdiag.cli import cleanup, completion, explain, gather
 
+    explain.register(sub)
+    completion.register(sub, parser)
     gather.register(sub)
     cleanup.register(sub)
     for name, (_module, helptext) in LAZY_COMMANDS.items():
@@ -98,10 +117,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``mcdiag list``."""
     import json
 
+    from mcdiag.cli.explain import filter_checks, render_table
     from mcdiag.run.registry import resolve
 
     reg = resolve()
-    checks = [c for c in reg.checks if not args.tag or set(args.tag) & set(c.tags)]
+    checks = filter_checks(reg.checks, args.tag, args.provider)
     if args.format == "json":
         print(json.dumps([c.metadata() for c in checks], indent=2))
     elif args.format == "markdown":
@@ -109,10 +129,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         print(render_markdown(checks), end="")
     else:
-        width = max((len(c.id) for c in checks), default=10)
-        for c in checks:
-            meta = c.metadata()
-            print(f"{c.id:<{width}}  {meta['scope']:<12}  {' '.join(meta['tags']):<46}  {c.title}")
+        print(render_table(checks, reg.checks))
     for problem in reg.problems:
         print(f"mcdiag: warning: {problem}", file=sys.stderr)
     return 0
@@ -124,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mcdiag.run.session import Session
 
     options = Options.from_values(args)
-    progress = Progress()
+    progress = Progress(quiet=args.quiet)
     session = Session(options, observer=progress)
     for problem in session.registry.problems:
         print(f"mcdiag: warning: {problem}", file=sys.stderr)
@@ -133,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = session.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    progress.done()
+        progress.done()  # the live display is gone before anything of the report is printed
     return finish(report, args)
 
 
@@ -146,12 +163,21 @@ def finish(report: RunReport, args: argparse.Namespace) -> int:
     from mcdiag.reports import render_terminal, write_reports
     from mcdiag.reports.terminal import use_colour
 
-    print(render_terminal(report, colour=use_colour(sys.stdout), verbose=not args.quiet))
+    json_stdout = args.output == "json" or str(args.json) == "-"
+    text_stream = sys.stderr if json_stdout else sys.stdout
+    print(render_terminal(report, colour=use_colour(text_stream), verbose=not args.quiet, evidence=args.verbose),
+          file=text_stream)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
+    if json_stdout:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.flush()
     if not args.no_report_files:
         written, problems = write_reports(
-            report, report_dir=Path(args.report_dir), json_path=args.json, junit_path=args.junit_xml, html_path=args.html
+            report, report_dir=Path(args.report_dir), json_path=None if str(args.json) == "-" else args.json,
+            junit_path=args.junit_xml, html_path=args.html, json_file=str(args.json) != "-",
         )
         for problem in problems:
             print(f"mcdiag: {problem}", file=sys.stderr)

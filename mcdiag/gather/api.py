@@ -31,7 +31,8 @@ class LiveSource:
         self.timeout = request_timeout
 
     def request(
-        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = "", raw: bool = False
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = "", raw: bool = False,
+        accept: str | None = None,
     ) -> Any:
         """One API request through the official client; every failure becomes :class:`ResourceUnavailable`.
 
@@ -41,7 +42,7 @@ class LiveSource:
 
         what = what or f"{method} {path}"
         timeout = (min(self.timeout, 5.0), self.timeout)
-        headers = {"Accept": "*/*" if raw else "application/json"}
+        headers = {"Accept": accept or ("*/*" if raw else "application/json")}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -108,9 +109,9 @@ class LiveSource:
     def list(self, res: Resource) -> list[dict[str, Any]]:
         """Every object of ``res``, following ``continue`` tokens page by page."""
         items: list[dict[str, Any]] = []
-        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
+        query: dict[str, str] = {**res.params(), "limit": str(PAGE_SIZE)}
         while True:
-            page = self.get(res.path(), query, what=f"list {res.display}")
+            page = self.request("GET", res.path(), query, what=f"list {res.display}", accept=res.accept)
             kind = (page.get("kind") or "").removesuffix("List")
             for item in page.get("items") or []:
                 if isinstance(item, dict):
@@ -120,7 +121,7 @@ class LiveSource:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
-            query = {"limit": str(PAGE_SIZE), "continue": token}
+            query = {**res.params(), "limit": str(PAGE_SIZE), "continue": token}
 
 
 def _status_message(exc: Any) -> str:

@@ -91,6 +91,10 @@ def _read_kubeconfig(paths: list[Path], label: str) -> dict[str, Any]:
 
 def load_cluster(spec: ClusterSpec, request_timeout: float) -> Any:
     """Load ``spec``'s kubeconfig and return a source for it. Raises :class:`UsageError` on bad input."""
+    if spec.extra.get("in_cluster"):  # --in-cluster: the pod's service account, see mcdiag.gather.incluster
+        from mcdiag.gather.incluster import load_in_cluster
+
+        return load_in_cluster(spec, request_timeout)
     from kubernetes import client as kclient
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader
