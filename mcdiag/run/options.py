@@ -121,6 +121,8 @@ class Options:
             _, bad = parse_networks(cidrs)
             if bad or not cidrs:
                 raise UsageError(f"not a CIDR: {value!r} (expected [CLUSTER=]CIDR[,CIDR...])")
+        if isinstance(self.service, str):  # one service given programmatically
+            self.service = [self.service]
         for svc in self.service:
             if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?", svc):
                 raise UsageError(f"--service expects NAMESPACE/NAME, got {svc!r}")

@@ -17,8 +17,8 @@ import re
 import pytest
 
 from mcdiag.facts import netmaker
-from mcdiag.gather.redact import redact
 from mcdiag.gather.kubeconfig import ClusterSpec
+from mcdiag.gather.redact import redact
 from mcdiag.gather.view import ClusterView, with_read_facts
 from tests.conftest import FIXTURES, GOLDEN, FakeSource, fake_view, load_yaml_dir, real_crds
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from mcdiag.checks.submariner import cluster_id_problem
+
 from mcdiag.facts.submariner import image_version
 from tests.conftest import CALICO_API, pair_objects
 

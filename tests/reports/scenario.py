@@ -32,6 +32,8 @@ def blocked_answer(cluster: str, node: str, argv: list[str]) -> Any:
         return ok(src_ip="198.51.100.1", src_port=4500)
     if verb == "udp-send":
         return ok()
+    if verb == "dns" and ".mcdiag-probes." in argv[1]:  # mcdiag's echo control (FakeProbes' echo service)
+        return ok(rcode_class="answer", answers=["10.97.5.5"])
     if cluster == "east":  # everything east sends towards west is lost in the tunnel
         if verb == "dns":
             return ok(rcode_class="answer", answers=["10.97.1.1"])
