@@ -30,6 +30,10 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     local route/interface MTU when larger sizes could not even be sent),
     ``tried`` ({size: outcome}). ok is False on a blackhole or when nothing
     answers. Needs a raw socket (CAP_NET_RAW); IPv4 only.
+
+    Once a size got its reply, a size waits at most ``max(0.2 s, 10 x that RTT)``
+    (never more than ``probe_timeout``): on a short path a vanishing size then
+    costs a fraction of a second, on a long one the full ``probe_timeout``.
     """
     timeout = check_timeout(timeout)
     addr = check_ip(ip)
@@ -61,6 +65,7 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     seq_box = [0]
     frag_mtus: list[int] = []
     silent: list[int] = []
+    rtt_box: list[float] = []  # the first reply's round trip
 
     def probe(size: int) -> str:
         """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size."""
@@ -79,7 +84,9 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                     break
                 res["tried"][str(size)] = f"send error: {errno_reason(exc)}"
                 return "error"
-            until = min(deadline, time.monotonic() + probe_timeout)
+            sent_at = time.monotonic()
+            wait = probe_timeout if not rtt_box else min(probe_timeout, max(0.2, 10 * rtt_box[0]))
+            until = min(deadline, sent_at + wait)
             while outcome == "silent":
                 events = pinger.recv(until)
                 if not events:
@@ -89,6 +96,8 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                         continue
                     if ev[0] == "reply":
                         outcome = "ok"
+                        if not rtt_box:
+                            rtt_box.append(time.monotonic() - sent_at)
                     elif ev[3] == ICMP_DEST_UNREACH and ev[4] == 4:
                         outcome = "frag"
                         if ev[5]:
