@@ -6,11 +6,12 @@ most ``--max-services``, sorted; ``--service NS/NAME`` (repeatable) names them i
 fails when any probed service fails, naming each.
 
 DNS is decided, not waited out: from a pod on A's gateway node each name is asked of A's cluster
-DNS and, at the same moment, of the DNS that owns B's zone for A (A's Lighthouse DNS; with Netmaker
-the server A's Corefile forwards B's network to). Only the echo service's name is retried, and
-only while its owner does not know it yet (bounded by :data:`ECHO_DNS_WAIT`); once the owner
-answers and A's cluster DNS does not, the broken hop is A's cluster DNS. Both checks share each
-lookup (one per direction and service per run).
+DNS and of the DNS that owns B's zone for A (A's Lighthouse DNS; with Netmaker the server A's
+Corefile forwards B's network to), at the same moment. The echo service's name, made for this run,
+is asked of its owner first, again only while the owner does not know it yet (bounded by
+:data:`ECHO_DNS_WAIT`), and then of A's cluster DNS; once the owner answers and A's cluster DNS
+does not, the broken hop is A's cluster DNS. Both checks share each lookup (one per direction and
+service per run).
 """
 
 from __future__ import annotations
@@ -136,23 +137,44 @@ class ServiceCheck(ActiveCheck):
             servers.append((owner.ip, owner.port))
         start = time.monotonic()
         deadline = start + (ECHO_DNS_WAIT if svc.temporary else 0.0)
-        specific = False
-        while True:
-            answers, problem = self._ask(probes, a.name, node, lk.name, servers)
+        if svc.temporary and owner.ip:
+            # A name made for this run: ask its owner alone until the owner knows it (bounded). Asking A's
+            # cluster DNS before that would only leave a cached NXDOMAIN there (CoreDNS caches denials).
+            while True:
+                answers, problem = self._ask(probes, a.name, node, lk.name, [(owner.ip, owner.port)])
+                if problem:
+                    lk.problem = problem
+                    return lk
+                lk.owner = answers[0]
+                if lk.owner.get("rcode_class") not in ("nxdomain", "nodata") or time.monotonic() >= deadline:
+                    break
+                time.sleep(DNS_RETRY)
+            answers, problem = self._ask(probes, a.name, node, lk.name, [server])
             if problem:
                 lk.problem = problem
                 return lk
-            lk.cluster, lk.owner = answers[0], (answers[1] if len(answers) > 1 else None)
-            got = set(lk.answers)
-            if (not specific and got and not got & set(svc.expected) and b.fact(cluster.detect_provider) == "submariner"
-                    and self._local_export(a, svc, got)):
-                # Lighthouse prefers the local cluster's export of the same service: ask for B's by its cluster id.
-                lk.name, specific = f"{submariner.cluster_id_of(b)}.{name}", True
-                continue
-            owner_pending = lk.owner is not None and lk.owner.get("rcode_class") in ("nxdomain", "nodata")
-            if lk.resolved or not (svc.temporary and owner_pending) or time.monotonic() >= deadline:
+            lk.cluster = answers[0]
+        else:
+            specific = False
+            while True:
+                answers, problem = self._ask(probes, a.name, node, lk.name, servers)
+                if problem:
+                    lk.problem = problem
+                    return lk
+                lk.cluster, lk.owner = answers[0], (answers[1] if len(answers) > 1 else None)
+                got = set(lk.answers)
+                if (not specific and got and not got & set(svc.expected) and b.fact(cluster.detect_provider) == "submariner"
+                        and self._local_export(a, svc, got)):
+                    # Lighthouse prefers the local cluster's export of the same service: ask for B's by its cluster id.
+                    lk.name, specific = f"{submariner.cluster_id_of(b)}.{name}", True
+                    continue
                 break
-            time.sleep(DNS_RETRY)
+            if not lk.resolved and set((lk.owner or {}).get("answers") or []) & set(svc.expected):
+                # The owner knows it and A's cluster DNS did not: ask A's cluster DNS once more, so a name that
+                # reached the owner between the two questions is not taken for a broken hop.
+                answers, problem = self._ask(probes, a.name, node, lk.name, [server])
+                if not problem:
+                    lk.cluster = answers[0]
         lk.waited_s = round(time.monotonic() - start, 1)
         if not lk.resolved and lk.owner is not None and lk.owner.get("rcode_class") in ("nxdomain", "nodata"):
             lk.imported = self._imported(probes, a, b, svc)
