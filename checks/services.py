@@ -110,10 +110,11 @@ class ServiceCheck(ActiveCheck):
         bound = ECHO_DNS_WAIT + 3 * (float(getattr(probes, "start_timeout", 60.0)) + DNS_TIMEOUT + 20)
         return probes.shared(("dns", ctx.a.name, ctx.b.name, svc.ref), lambda: self._lookup(ctx, probes, svc, node), bound)
 
-    def _ask(self, probes: Any, a: str, node: str, name: str, servers: list[tuple[str, int] | None]) -> tuple[list[dict[str, Any]], str]:
+    def _ask(self, probes: Any, a: str, node: str, name: str, servers: list[tuple[str, int] | None],
+             timeout: float = DNS_TIMEOUT) -> tuple[list[dict[str, Any]], str]:
         jobs = []
         for server in servers:
-            argv = ["dns", name, "--timeout", str(DNS_TIMEOUT)]
+            argv = ["dns", name, "--timeout", f"{timeout:g}"]
             if server is not None:
                 argv += ["--server", server[0], "--port", str(server[1])]
             jobs.append((a, self.spec(node, argv, "dns", False, DNS_TIMEOUT + 5)))
@@ -149,7 +150,9 @@ class ServiceCheck(ActiveCheck):
                 if lk.owner.get("rcode_class") not in ("nxdomain", "nodata") or time.monotonic() >= deadline:
                     break
                 time.sleep(DNS_RETRY)
-            answers, problem = self._ask(probes, a.name, node, lk.name, [server])
+            # An owner that does not answer leaves A's cluster DNS (which asks it) little to say: a shorter question.
+            quiet = lk.owner.get("rcode_class") not in ("answer", "nxdomain", "nodata")
+            answers, problem = self._ask(probes, a.name, node, lk.name, [server], DNS_TIMEOUT / 2 if quiet else DNS_TIMEOUT)
             if problem:
                 lk.problem = problem
                 return lk

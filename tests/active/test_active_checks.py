@@ -180,7 +180,8 @@ def test_cluster_dns_compared_with_the_zone_owner(mcdiag, pair, provider, tmp_pa
     assert "coredns-forwarding" in res["hint"]
     nginx = next(s for s in res["details"]["services"] if s["service"] == "nginx-test/nginx")
     assert nginx["owner"]["rcode_class"] == "answer" and nginx["rcode_class"] == "nxdomain"
-    assert p.owner["east"].queries.count(name) == 1 and p.dns["east"].queries.count(name) == 1
+    # asked of both at once, then of east's cluster DNS once more (a name may reach the owner between two questions)
+    assert p.owner["east"].queries.count(name) == 1 and p.dns["east"].queries.count(name) == 2
     if provider == "netmaker":
         assert res["docs"].startswith("https://nm-k8s"), res["docs"]
     p.owner["east"].mode[name] = "silent"
