@@ -31,9 +31,10 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     ``tried`` ({size: outcome}). ok is False on a blackhole or when nothing
     answers. Needs a raw socket (CAP_NET_RAW); IPv4 only.
 
-    Once a size got its reply, a size waits at most ``max(0.2 s, 10 x that RTT)``
-    (never more than ``probe_timeout``): on a short path a vanishing size then
-    costs a fraction of a second, on a long one the full ``probe_timeout``.
+    Once a size got its reply, a size waits at most ``max(0.2 s, 10 x the
+    shortest RTT seen)`` (never more than ``probe_timeout``): on a short path a
+    vanishing size then costs a fraction of a second, on a long one the full
+    ``probe_timeout``.
     """
     timeout = check_timeout(timeout)
     addr = check_ip(ip)
@@ -65,7 +66,7 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     seq_box = [0]
     frag_mtus: list[int] = []
     silent: list[int] = []
-    rtt_box: list[float] = []  # the first reply's round trip
+    rtt_box: list[float] = []  # the shortest round trip of a reply so far
 
     def probe(size: int) -> str:
         """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size."""
@@ -96,8 +97,8 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                         continue
                     if ev[0] == "reply":
                         outcome = "ok"
-                        if not rtt_box:
-                            rtt_box.append(time.monotonic() - sent_at)
+                        rtt = time.monotonic() - sent_at
+                        rtt_box[:] = [min([rtt, *rtt_box])]
                     elif ev[3] == ICMP_DEST_UNREACH and ev[4] == 4:
                         outcome = "frag"
                         if ev[5]:
