@@ -37,7 +37,7 @@ def _check_output(path: Path) -> None:
 
 def cmd_gather(args: argparse.Namespace) -> int:
     """Gate and name the clusters as ``mcdiag all`` does, run the passive checks, save what they read."""
-    from mcdiag.cli.main import interrupts, say
+    from mcdiag.cli.output import interrupts, say
     from mcdiag.run.session import Session
 
     out = Path(args.output)
@@ -52,7 +52,7 @@ def cmd_gather(args: argparse.Namespace) -> int:
 
 
 def _save(out: Path, session: Any, report: Any) -> int:
-    from mcdiag.cli.main import say
+    from mcdiag.cli.output import say
     from mcdiag.gather.snapshot import MANIFEST, save_snapshot
     from mcdiag.run.session import reads_of
 

@@ -22,12 +22,12 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mcdiag import __version__
 from mcdiag.cli.flags import Parser, add_flags
+from mcdiag.cli.output import interrupts, say
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, RunReport
 from mcdiag.run.options import Options
@@ -144,49 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return finish(report, args)
 
 
-class interrupts:  # noqa: N801 - used as a statement: ``with interrupts(session.interrupt):``
-    """While inside, SIGINT and SIGTERM call ``stop`` (the run winds down and reports) instead of raising.
-
-    Only in the main thread (signal handlers live there); elsewhere a no-op.
-    """
-
-    def __init__(self, stop: Callable[[], None]):
-        self.stop = stop
-        self.previous: dict[int, Any] = {}
-        self.count = 0
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.count += 1
-        if self.count == 1:
-            say("mcdiag: stopping: finishing the reports (the unfinished checks are reported as interrupted)")
-        self.stop()
-
-    def __enter__(self) -> interrupts:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def say(text: str, stream: Any = None) -> None:
-    """Print one line (or block) redacted, never failing on characters the stream cannot encode."""
-    from mcdiag.gather.redact import redact_text
-
-    stream = stream or sys.stderr
-    text = redact_text(text)
-    try:
-        print(text, file=stream, flush=True)
-    except UnicodeEncodeError:
-        encoding = getattr(stream, "encoding", None) or "ascii"
-        print(text.encode(encoding, "replace").decode(encoding, "replace"), file=stream, flush=True)
 
 
 def finish(report: RunReport, args: argparse.Namespace) -> int:

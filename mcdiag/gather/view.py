@@ -92,7 +92,7 @@ class ClusterView:
             items = self.source.list(res)
             if not isinstance(items, list):
                 raise TypeError(f"the source answered {type(items).__name__}, not a list")
-            problem = malformed(items, deep=res.custom)
+            problem = malformed(items, deep=res.group in DEEP_GROUPS)
             if problem:
                 return ResourceUnavailable("error", f"list {res.display}: {problem}", hint=MALFORMED_HINT)
             # Sources that parse their own answers hand over objects nobody else holds: redact those in place.
@@ -184,21 +184,19 @@ _SHAPE = {"metadata": dict, "spec": dict, "status": dict}
 _META_SHAPE = {"name": str, "namespace": str, "labels": dict, "annotations": dict, "uid": str}
 
 
-#: Fields that are an object, or a list, wherever they appear in the objects mcdiag reads (checked in custom
-#: resources, whose schema the API server may not enforce: ``x-kubernetes-preserve-unknown-fields``).
+#: Custom resources whose fields are checked in depth (their schemas are known; the API server may not enforce
+#: them: ``x-kubernetes-preserve-unknown-fields``, aggregated APIs): wherever a field of these names appears in
+#: them, it must be an object, or a list.
+DEEP_GROUPS = frozenset({"submariner.io", "multicluster.x-k8s.io"})
 _OBJECT_FIELDS = frozenset(
-    """metadata spec status labels annotations template selector matchLabels nodeSelector nodeInfo affinity
-    nodeAffinity serviceRef endpoint localEndpoint backend_config coreDNSCustomConfig networking""".split()
+    """labels annotations template matchLabels nodeSelector serviceRef endpoint localEndpoint backend_config
+    coreDNSCustomConfig""".split()
 )
 _LIST_FIELDS = frozenset(
-    """conditions containers initContainers containerStatuses initContainerStatuses ports items connections
-    subnets tolerations taints ownerReferences env clusterIPs addresses matchExpressions nodeSelectorTerms
-    remoteEndpoints clusters allocatedIPs globalCIDRs serviceCIDRs clusterCIDRs ips""".split()
+    """conditions ports items connections subnets tolerations ownerReferences clusterIPs remoteEndpoints clusters
+    allocatedIPs globalCIDRs serviceCIDRs clusterCIDRs ips""".split()
 )
-_LIST_OF_OBJECTS = frozenset(
-    """conditions containers initContainers containerStatuses initContainerStatuses connections tolerations taints
-    ownerReferences env matchExpressions nodeSelectorTerms remoteEndpoints""".split()
-)
+_LIST_OF_OBJECTS = frozenset("""conditions connections tolerations ownerReferences remoteEndpoints""".split())
 
 
 def malformed(items: list[Any], deep: bool = False) -> str | None:
@@ -207,7 +205,8 @@ def malformed(items: list[Any], deep: bool = False) -> str | None:
     ``null`` counts as absent (``labels: null`` is dropped, so ``meta.get("labels", {})`` works).
     Objects must be mappings; ``metadata``, ``spec`` and ``status`` mappings; name, namespace
     and uid strings; labels and annotations mappings of strings. ``deep`` (custom resources)
-    also checks every field of :data:`_OBJECT_FIELDS` and :data:`_LIST_FIELDS` at any depth.
+    also checks every field of :data:`_OBJECT_FIELDS` and :data:`_LIST_FIELDS` at any depth
+    (the custom resources of :data:`DEEP_GROUPS`).
     """
     for index, item in enumerate(items):
         if not isinstance(item, dict):

@@ -83,6 +83,7 @@ class Session:
         #: Pairs of views that are one API server: frozenset of names -> why.
         self.same: dict[frozenset[str], str] = {}
         self._cleaned = False
+        self._cancelled = False
 
     # -- 2. clusters --------------------------------------------------------------------------
     def load(self, names: Sequence[str] | None = None, views: Sequence[ClusterView] | None = None) -> list[ClusterView]:
@@ -137,18 +138,23 @@ class Session:
                 view.source.deadline = self.deadline
 
     def stop_reason(self) -> str | None:
-        """Why the run must stop now (interrupted, time limit reached), or None."""
+        """Why the run must stop now (interrupted, time limit reached), or None; the first time, it acts on it."""
         if self.stopped is None and self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = f"not finished: the run's time limit of {self.options.timeout:g}s (--timeout) was reached"
+        if self.stopped is not None and not self._cancelled:
+            self._cancelled = True
+            self.observer.note(f"stopping ({self.stopped}); the reports will say what did not finish")
             self._cancel_sources()
         return self.stopped
 
     def interrupt(self, reason: str = "interrupted") -> None:
-        """Stop the run: no new request starts, running stages return, exec plugins are killed."""
+        """Ask the run to stop: it does within a fraction of a second (no new request, waits return).
+
+        Safe in a signal handler: it only sets attributes; the run's waits act on them.
+        """
         if self.stopped is None:
             self.stopped = reason
         self.interrupted = True
-        self._cancel_sources()
 
     def _cancel_sources(self) -> None:
         for view in self.views:
@@ -247,6 +253,7 @@ class Session:
                 done = []
             if self.runner is not None and self.runner.interrupted:
                 self.interrupt()
+            self.stop_reason()
             self.interrupted = self.interrupted or self.stopped is not None
             reason = self.stopped or "interrupted"
             finished = {(r.check, r.clusters): r for r in list(self._gated.values()) + done}
@@ -260,6 +267,7 @@ class Session:
                 self.notes.append(f"{reason}: {unfinished} of {len(tasks)} result(s) did not finish")
         except KeyboardInterrupt:  # a second interrupt while assembling: keep what there is
             self.interrupt()
+            self.stop_reason()
         finally:
             try:
                 self.notes.extend(self.close())
