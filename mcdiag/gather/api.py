@@ -146,8 +146,12 @@ class LiveSource:
         return answer
 
     def version(self) -> dict[str, Any]:
-        """``/version``."""
-        return self.get("/version", what="GET /version")
+        """``/version`` (its fields must be strings, as every API server sends them)."""
+        info = self.get("/version", what="GET /version")
+        for key in ("gitVersion", "major", "minor"):
+            if key in info and not isinstance(info[key], str):
+                raise _malformed("GET /version", key, info[key], "a string")
+        return info
 
     def served_group_versions(self) -> set[str]:
         """Every group/version the server serves, from ``/api`` and ``/apis``."""
@@ -197,6 +201,9 @@ class LiveSource:
                         exc.hint = ("The list changed faster than it could be read page by page (HTTP 410 Gone, twice); "
                                     "run again when the cluster is quieter.")
                 raise
+            if "items" not in page:
+                raise ResourceUnavailable("error", f"{what}: the answer has no items, so it is not a list "
+                                                   f"(kind {str(page.get('kind') or 'missing')[:40]!r})", hint=_server_hint())
             raw_items = page.get("items")
             if raw_items is not None and not isinstance(raw_items, list):
                 raise _malformed(what, "items", raw_items, "a list")
@@ -352,6 +359,7 @@ def auth_headers(cfg: Any) -> dict[str, str]:
         "BearerToken"
     )
     if token:
+        token = token.strip()  # a tokenFile's trailing newline is not part of the token
         prefix = (getattr(cfg, "api_key_prefix", None) or {}).get("authorization")
         value = f"{prefix} {token}" if prefix and not token.lower().startswith(prefix.lower()) else token
         if not value.lower().startswith(("bearer ", "basic ")):
@@ -580,8 +588,14 @@ def _network_error(exc: Exception, source: LiveSource, timeout: float, what: str
 
 
 def _tls_reason(text: str, server: str) -> tuple[str, str]:
+    if "doesn't match" in text or "does not match" in text or "IP address mismatch" in text or "Hostname mismatch" in text:
+        return (
+            f"TLS with {server} failed: the server certificate is not valid for this host name",
+            "The server URL's host (or tls-server-name) is not in the certificate: use the name the certificate "
+            "was issued for, or set tls-server-name in the kubeconfig.",
+        )
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        if "hostname" in text.lower() or "IP address mismatch" in text:
+        if "hostname" in text.lower():
             return (
                 f"TLS with {server} failed: the server certificate is not valid for this host name",
                 "The server URL's host is not in the certificate: use the name the certificate was issued for, "
