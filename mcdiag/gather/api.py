@@ -266,6 +266,16 @@ class LiveSource:
             raise ResourceUnavailable("error", f"{what}: not sent, the run's time limit (--timeout) was reached",
                                       hint="Give the run more time with --timeout, or fewer checks.")
         budget = min(self.timeout, left)
+        try:
+            return self._attempt(method, path, query, data, what, raw, budget)
+        except ResourceUnavailable as exc:
+            if budget < self.timeout and exc.kind == "unreachable" and self._run_left() <= 0.05:
+                exc.message = f"{what}: not answered before the run's time limit (--timeout) was reached"
+                exc.hint = "Give the run more time with --timeout, or find out why the API server is slow."
+            raise
+
+    def _attempt(self, method: str, path: str, query: dict[str, str] | None, data: bytes | None,
+                 what: str, raw: bool, budget: float) -> bytes:
         deadline = time.monotonic() + budget
         headers = {"Accept": "*/*" if raw else "application/json", "User-Agent": _user_agent()}
         headers.update(self.headers)

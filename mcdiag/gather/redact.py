@@ -189,9 +189,18 @@ def _userinfo(match: re.Match[str]) -> str:
     return f"{match.group(3)}{match.group(4)}:{REDACTED}@"
 
 
+#: Values that are never a secret (``--use-service-account-credentials=true``).
+_PLAIN_VALUES = frozenset({"true", "false", "yes", "no", "null", "none", "nil", "''", '""', "[]", "{}", "|", ">",
+                           REDACTED, f'"{REDACTED}"'})
+
+
+def _plain_value(value: str) -> bool:
+    return value.strip("\"'").lower() in _PLAIN_VALUES or value.isdigit()
+
+
 def _key_value(match: re.Match[str]) -> str:
     key = match.group("key")
-    if not secret_name(key) or match.group("val") in (REDACTED, f'"{REDACTED}"', "''", '""'):
+    if not secret_name(key) or _plain_value(match.group("val")):
         return match.group(0)
     if match.group("val").startswith("//"):  # a URL's scheme, not a key
         return match.group(0)
@@ -202,10 +211,12 @@ def _flag_value(match: re.Match[str]) -> str:
     flag = match.group(1).strip(" \t=\"',")
     if len(flag) == 2 and len(match.group(2).strip("\"'")) < 8:  # iptables -t nat, curl -k: not a credential
         return match.group(0)
-    return match.group(1) + REDACTED
+    return _flag_value_always(match)
 
 
 def _flag_value_always(match: re.Match[str]) -> str:
+    if _plain_value(match.group(2)) and not match.group(1).strip().startswith("-t"):
+        return match.group(0)
     return match.group(1) + REDACTED
 
 
