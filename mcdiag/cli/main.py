@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         from mcdiag.gather.kubeconfig import kill_exec_plugins
 
         kill_exec_plugins()
-        if main_thread and previous is not None:
+        # Restore SIGTERM unless a run took it over for good (after an interrupt it ignores late signals).
+        if main_thread and previous is not None and signal.getsignal(signal.SIGTERM) is _raise_interrupt:
             signal.signal(signal.SIGTERM, previous)
 
 

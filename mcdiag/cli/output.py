@@ -32,7 +32,8 @@ class interrupts:  # noqa: N801 - used as a statement: ``with interrupts(session
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+            # After an interrupt the process is on its way out: a second Ctrl-C must not kill it half-way.
+            signal.signal(sig, signal.SIG_IGN if self.count else handler)
 
 
 def say(text: str, stream: Any = None) -> None:

@@ -40,12 +40,23 @@ class ClusterView:
         self._memo: dict[str, Any] = {}
         #: The reason this cluster cannot be read at all (set by a fatal check).
         self.unreachable: str | None = None
+        #: Set once the run stopped (interrupt, time limit): what is not read yet is never waited for.
+        self.stopped: str | None = None
 
     def __repr__(self) -> str:
         return f"ClusterView({self.name!r})"
 
     # -- raw reads, each at most once ------------------------------------------------
+    def stop_reading(self, reason: str) -> None:
+        """From now on, what is not cached yet fails at once (a read in flight is not waited for)."""
+        self.stopped = reason
+
+    def _not_read(self, what: str) -> ResourceUnavailable:
+        return ResourceUnavailable("error", f"{what}: not read, {self.stopped}")
+
     def _once(self, key: str, produce: Callable[[], Any]) -> Any:
+        if self.stopped and key not in self._memo:
+            raise self._not_read(_what(key))
         with self._lock:
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
@@ -71,6 +82,8 @@ class ClusterView:
 
     def list(self, res: Resource) -> list[dict[str, Any]]:
         """Every object of ``res`` (redacted). Raises :class:`ResourceUnavailable`."""
+        if self.stopped and res.key not in self._lists:
+            raise self._not_read(f"list {res.display}")
         with self._lock:
             lock = self._key_locks.setdefault(res.key, threading.Lock())
         with lock:

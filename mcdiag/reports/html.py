@@ -106,6 +106,7 @@ def render_html(report: RunReport) -> str:
 <body><h1>mcdiag report: <span class="{'fail' if report.exit_code else 'pass'}">{verdict}</span></h1>
 <p>Started {escape(report.started.isoformat(timespec='seconds'))}, took {report.duration_s:.1f}s{' (interrupted)' if report.interrupted else ''}.</p>
 <p class="summary">{summary}</p>
+{"<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>" if report.notes else ""}
 <h2>Clusters</h2><table><tr><th>name</th><th>context</th><th>server</th><th>provider</th><th>CNI</th><th>version</th><th>pod CIDRs</th><th>service CIDRs</th></tr>{clusters}</table>
 {_problems(report)}
 <h2>Active probes</h2>{_matrix(report)}

@@ -58,9 +58,27 @@ def build_junit(report: RunReport) -> ET.Element:
         totals["tests"] += len(results)
         totals["failures"] += sum(r.status is Status.FAIL for r in results)
         totals["errors"] += sum(r.status is Status.ERROR for r in results)
+    _notes(root, report)
     for key, value in totals.items():
         root.set(key, str(value))
     return root
+
+
+def _notes(root: ET.Element, report: RunReport) -> None:
+    """The run's notes (cleanup leftovers, interrupts) as ``system-err`` of the first suite (or of an empty one)."""
+    if not report.notes:
+        return
+    suite = root.find("testsuite")
+    if suite is None:
+        suite = TestSuite(name="mcdiag", test_cases=[], timestamp=report.started.isoformat(timespec="seconds"),
+                          package="mcdiag").build_xml_doc()
+        suite.attrib.pop("disabled", None)
+        suite.set("time", "0.000")
+        root.append(suite)
+    err = suite.find("system-err")
+    if err is None:
+        err = ET.SubElement(suite, "system-err")
+    err.text = (err.text + "\n" if err.text else "") + "\n".join(f"note: {n}" for n in report.notes)
 
 
 def write_junit(report: RunReport, path: Path) -> None:

@@ -158,6 +158,7 @@ class Session:
 
     def _cancel_sources(self) -> None:
         for view in self.views:
+            view.stop_reading("the run stopped first" if self.stopped == "interrupted" else "the run's time limit came first")
             event = getattr(view.source, "cancelled", None)
             if event is not None:
                 event.set()

@@ -78,6 +78,12 @@ class Run:
     timed_out: bool
     report_dir: Path
     files: list[Path]
+    #: Seconds from the last signal sent to the end of the process (None: no signal).
+    after_signal: float | None = None
+    #: Signals never sent (their cue never came, or the run had ended).
+    unsent: int = 0
+    #: Signals sent.
+    sent: int = 0
 
 
 def execute(
@@ -102,6 +108,7 @@ def execute(
         proc = subprocess.Popen([sys.executable, "-m", "mcdiag", *argv], cwd=cwd, env=full_env,
                                 stdout=stdout if stdout is not None else out_f, stderr=err_f, stdin=subprocess.DEVNULL)
         timed_out = False
+        signalled: float | None = None
         pending = list(signals)
         while True:
             try:
@@ -112,22 +119,26 @@ def execute(
             elapsed = time.monotonic() - start
             if pending:
                 when, sig = pending[0]
-                ready = elapsed >= when if isinstance(when, int | float) else when.encode() in err_path.read_bytes()
+                since = time.monotonic() - (signalled or start)  # a number: seconds after the previous signal
+                ready = since >= when if isinstance(when, int | float) else when.encode() in err_path.read_bytes()
                 if ready:
                     proc.send_signal(sig)
+                    signalled = time.monotonic()
                     pending.pop(0)
             if elapsed > bound:
                 timed_out = True
                 proc.kill()
                 proc.wait(10)
                 break
-    seconds = time.monotonic() - start
+    end = time.monotonic()
+    seconds = end - start
     report_dir = cwd / "reports"
     out, err = out_path.read_bytes(), err_path.read_bytes()
     out_path.unlink()
     err_path.unlink()
     files = sorted(p for p in cwd.rglob("*") if p.is_file())
-    return Run(list(argv), proc.returncode, out, err, seconds, timed_out, report_dir, files)
+    return Run(list(argv), proc.returncode, out, err, seconds, timed_out, report_dir, files,
+               None if signalled is None else round(end - signalled, 2), len(pending), len(signals) - len(pending))
 
 
 @cache
@@ -221,6 +232,8 @@ def judge(case_id: str, category: str, fault: str, expect: Expect, runs: Sequenc
     if main.code not in codes:
         problems.append(f"exit {main.code}, expected {'/'.join(map(str, codes))}")
     past = any(r.timed_out for r in runs)
+    if any(r.unsent and not r.sent for r in runs):
+        problems.append("no signal was sent (the cue never appeared on stderr)")
     if past:
         problems.append(f"still running after its bound of {bound:g}s (killed)")
     err_text = main.err.decode("utf-8", "replace")
@@ -232,6 +245,8 @@ def judge(case_id: str, category: str, fault: str, expect: Expect, runs: Sequenc
             problems.append(f"a usage error must be one line on stderr, got {len(lines)}")
     reports_ok, data = True, None
     observed: list[str] = [f"exit {main.code}"]
+    if main.after_signal is not None:
+        observed.append(f"ended {main.after_signal:.1f}s after the signal")
     if expect.reports:
         reports_ok, why, data = check_reports(main.report_dir)
         if not reports_ok:
