@@ -271,8 +271,9 @@ def judge(case_id: str, category: str, fault: str, expect: Expect, runs: Sequenc
                 problems.append(f"no note matches /{pattern}/ (notes: {data['notes']!r:.300})")
         observed.append("summary " + ", ".join(f"{v} {k}" for k, v in data["summary"].items() if v))
     elif expect.stderr:
-        line = next((ln for ln in err_text.splitlines() if ln.strip()), "")
-        observed.append(f"\"{line[:140]}\"")
+        line = next((ln for ln in err_text.splitlines() if re.search(expect.stderr, ln)), "") or err_text.strip()
+        line = re.sub(r"(/[^\s/]+)+/([^\s/]+)", r"…/\2", line)  # temporary paths say nothing
+        observed.append(f"\"{line[:200]}\"")
     leaked = []
     for secret in secrets:
         needle = secret.encode()
