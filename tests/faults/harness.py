@@ -269,6 +269,7 @@ def judge(case_id: str, category: str, fault: str, expect: Expect, runs: Sequenc
         for pattern in expect.notes:
             if not any(re.search(pattern, n) for n in data["notes"]):
                 problems.append(f"no note matches /{pattern}/ (notes: {data['notes']!r:.300})")
+        problems += _notes_everywhere(data["notes"], main)
         observed.append("summary " + ", ".join(f"{v} {k}" for k, v in data["summary"].items() if v))
     elif expect.stderr:
         line = next((ln for ln in err_text.splitlines() if re.search(expect.stderr, ln)), "") or err_text.strip()
@@ -291,6 +292,23 @@ def judge(case_id: str, category: str, fault: str, expect: Expect, runs: Sequenc
     )
     record(obs)
     return obs
+
+
+def _notes_everywhere(notes: list[str], run: Run) -> list[str]:
+    """Every note of the JSON report is in the JUnit, the HTML and on the terminal too (every report)."""
+    import html
+
+    if not notes:
+        return []
+    junit = ET.tostring(ET.parse(run.report_dir / "mcdiag-junit.xml").getroot(), encoding="unicode", method="text")
+    page = html.unescape((run.report_dir / "mcdiag.html").read_text(encoding="utf-8", errors="replace"))
+    terminal = (run.out + run.err).decode("utf-8", "replace")
+    out = []
+    for note in notes:
+        missing = [name for name, text in (("JUnit", junit), ("HTML", page), ("terminal", terminal)) if note not in text]
+        if missing:
+            out.append(f"note {note[:80]!r} missing from {', '.join(missing)}")
+    return out
 
 
 def record(obs: Observation) -> None:
