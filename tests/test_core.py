@@ -328,13 +328,13 @@ def test_library_logging_is_captured_and_redacted(emulate, mcdiag):
     """A client library's own `logging.error(...)` with a credential in it: printed once, redacted, never raw."""
     import logging
 
-    clusters = emulate(DISJOINT)
-    logging.getLogger("kubernetes.config").error("exec: process returned 1. --token S3CRET-from-a-library")
-    run = mcdiag("run", "api-access", *clusters.args())
-    logging.getLogger("urllib3.connectionpool").warning("Retrying with Authorization: Bearer S3CRET-bearer-log")
     from mcdiag.gather.redact import capture_library_logging
 
+    clusters = emulate(DISJOINT)
+    run = mcdiag("run", "api-access", *clusters.args())  # main() routes every logger through the redaction
     handler = capture_library_logging()
+    logging.getLogger("kubernetes.config").error("exec: process returned 1. --token S3CRET-from-a-library")
+    logging.getLogger("urllib3.connectionpool").warning("Retrying with Authorization: Bearer S3CRET-bearer-log")
     assert all("S3CRET" not in line for line in handler.records)
     assert any("--token <redacted>" in line for line in handler.records)
     assert "S3CRET" not in run.out + run.err

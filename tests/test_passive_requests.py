@@ -97,8 +97,9 @@ def test_expired_continue_token_relists_once(emulate, mcdiag, monkeypatch):
     clusters = start_pair(emulate, "netmaker")
     emu = clusters.emulators["dc1"]
     original = emu._handle
+    state = {"done": False}
 
-    def expire_first_continue(req, state={"done": False}):
+    def expire_first_continue(req):
         if req.path == "/api/v1/pods" and "continue" in req.query and not state["done"]:
             state["done"] = True
             emu.expire_continue_tokens()

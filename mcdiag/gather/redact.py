@@ -288,28 +288,63 @@ def redact_in_place(obj: Any) -> Any:
     return obj
 
 
+#: Subtrees that name, count and select but never hold a value that could be a secret: not walked.
+_SKIP_TREES = frozenset(
+    """managedFields ownerReferences podIPs hostIPs volumeMounts resources tolerations nodeSelector affinity
+    topologySpreadConstraints readinessGates finalizers matchLabels matchExpressions fieldsV1 allocatedResources
+    capacity allocatable images volumesInUse volumesAttached daemonEndpoints nodeInfo ports""".split()
+)
+# What to do with a key's value, memoised per key name (the same few hundred names recur in every object).
+_A_PLAIN, _A_SECRET, _A_NOSCAN, _A_SKIP, _A_ANNOTATIONS, _A_LABELS = range(6)
+_ACTIONS: dict[str, int] = {}
+
+
+def _action(key: Any) -> int:
+    if not isinstance(key, str):
+        return _A_PLAIN
+    if key in _SKIP_TREES:
+        action = _A_SKIP
+    elif key == "annotations":
+        action = _A_ANNOTATIONS
+    elif key == "labels":
+        action = _A_LABELS
+    else:
+        action = {_PLAIN: _A_PLAIN, _SECRET: _A_SECRET, _SKIP: _A_NOSCAN}[_key_class(key)]
+    _ACTIONS[key] = action
+    return action
+
+
 def _walk_dict(d: dict) -> None:
     if "value" in d and type(d["value"]) is str and type(d.get("name")) is str:  # env {name: X, value: ...}
         d["value"] = REDACTED if secret_name(d["name"]) else redact_text(d["value"])
+    actions = _ACTIONS
     for key, item in d.items():
+        action = actions.get(key)
+        if action is None:
+            action = _action(key)
+        if action == _A_SKIP:
+            continue
         t = type(item)
         if t is str:
-            cls = _key_class(key)
-            if cls == _SECRET:
+            if action == _A_SECRET:
                 d[key] = REDACTED
-            elif cls == _PLAIN and _suspicious(item):
+            elif action == _A_PLAIN and _suspicious(item):
                 d[key] = redact_text(item)
         elif t is dict:
             if not item:
                 continue
-            if key == "annotations":
+            if action == _A_ANNOTATIONS:
                 _annotations(item)
-            elif key != "fieldsV1":  # managed fields name fields, never hold values
+            elif action == _A_LABELS:
+                for name, value in item.items():  # label values cannot hold a shape; a secret-named label can
+                    if type(value) is str and secret_name(name.rsplit("/", 1)[-1]):
+                        item[name] = REDACTED
+            else:
                 _walk_dict(item)
         elif t is list:
             if not item:
                 continue
-            if _key_class(key) == _SECRET:
+            if action == _A_SECRET:
                 d[key] = [REDACTED if type(v) is str else v for v in item]
             _walk_list(d[key])
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import trustme
 import pytest
+import trustme
 
 from mcdiag.lab.emulator import ApiEmulator
 from tests.faults.proxy import FaultProxy

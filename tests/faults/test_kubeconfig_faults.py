@@ -21,7 +21,7 @@ import pytest
 import trustme
 import yaml
 
-from tests.faults.harness import Case, Expect, execute, judge
+from tests.faults.harness import Expect, execute, judge
 
 SECRET = "S3CRET-kubeconfig-planted-0451"
 
