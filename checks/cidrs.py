@@ -88,6 +88,7 @@ class CidrOverlap(Check):
     """No pod or service CIDR of one cluster overlaps one of the other (Globalnet and Netmaker rules)."""
 
     id = "cidr-overlap"
+    depends = ("cluster-cidrs",)
     title = "CIDR overlap between clusters"
     scope = Scope.PAIR
     tags = frozenset({"preflight", "passive"})

@@ -91,6 +91,7 @@ class CalicoPrereqs(Check):
     """Calico: API server installed, VXLAN (not IPIP) IPPool, remote-subnet IPPools disabled without NAT."""
 
     id = "calico-prereqs"
+    depends = ("cni-support",)
     title = "Calico prerequisites for Submariner"
     tags = frozenset({"preflight", "passive", "submariner"})
     providers = SUBMARINER_OR_NONE

@@ -22,6 +22,7 @@ class CorednsForwarding(Check):
     """CoreDNS forwards clusterset.local to Lighthouse (Submariner), or each peer Netmaker network's zone (Netmaker)."""
 
     id = "coredns-forwarding"
+    depends = ("submariner-deployment",)
     title = "CoreDNS forwarding for cross-cluster names"
     tags = frozenset({"passive", "inter-cluster"})
     reads = reads(dns.DNS_READS, netmaker.NETMAKER_READS, cluster.PROVIDER_READS, submariner.SUBMARINER_SETTINGS_READS)

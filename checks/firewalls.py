@@ -24,6 +24,7 @@ class VxlanFirewall(ActiveCheck):
     """A marked VXLAN datagram (UDP/4800, VNI 100) from a non-gateway node reaches the active gateway."""
 
     id = "vxlan-firewall"
+    depends = ("gateway-nodes",)
     title = "VXLAN UDP/4800 from nodes to the gateway"
     tags = frozenset({"active", "intra-cluster", "submariner"})
     providers = frozenset({"submariner"})
@@ -66,6 +67,7 @@ class TunnelFirewall(ActiveCheck):
     """A marked datagram from A's gateway node reaches B's gateway node on B's tunnel port(s)."""
 
     id = "tunnel-firewall"
+    depends = ("gateway-nodes",)
     title = "Tunnel ports open between gateways"
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
@@ -123,6 +125,7 @@ class WireguardHandshake(ActiveCheck):
     """On the gateway, every WireGuard peer's latest handshake is under 180 s old."""
 
     id = "wireguard-handshake"
+    depends = ("tunnel-firewall", "netclient-deployment")
     title = "WireGuard handshakes recent"
     tags = frozenset({"active", "netmaker"})
     providers = frozenset({"netmaker"})

@@ -17,6 +17,7 @@ class NetclientDeployment(Check):
     """The netclient DaemonSet is ready on every node, netclient-gateway runs on a gateway=true node, servicex is up."""
 
     id = "netclient-deployment"
+    depends = ("gateway-nodes",)
     title = "Netmaker netclient deployment"
     tags = frozenset({"passive", "netmaker"})
     providers = frozenset({"netmaker"})

@@ -13,6 +13,7 @@ class PodConnectivity(ActiveCheck):
     """A probe pod in A reaches a probe pod in B by pod IP (from a gateway and a non-gateway node)."""
 
     id = "pod-connectivity"
+    depends = ("tunnel-firewall", "gateway-connections", "wireguard-handshake", "vxlan-firewall", "routeagent-connections", "cidr-overlap")
     title = "Pod to pod across clusters"
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
@@ -59,6 +60,7 @@ class PathMtu(ActiveCheck):
     """The largest don't-fragment packet that crosses A->B is measured; packets above it vanishing silently fail."""
 
     id = "path-mtu"
+    depends = ("pod-connectivity",)
     title = "Path MTU across clusters"
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
@@ -100,6 +102,7 @@ class Latency(ActiveCheck):
     """RTT min/avg/max from A to a pod in B; warns above --max-rtt."""
 
     id = "latency"
+    depends = ("pod-connectivity",)
     title = "Round-trip time across clusters"
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})

@@ -116,6 +116,7 @@ class DnsClusterset(ServiceCheck):
     """From a pod in A, B's exported service name resolves to B's service IP."""
 
     id = "dns-clusterset"
+    depends = ("coredns-forwarding", "nodelocaldns", "service-imports", "pod-connectivity")
     title = "Cross-cluster service DNS"
     hint = "Check service export and DNS forwarding for the clusterset zone."
     docs = "https://submariner.io/getting-started/architecture/service-discovery/"
@@ -166,6 +167,7 @@ class ServiceReachability(ServiceCheck):
     """From a pod in A, an HTTP GET to B's exported service, by DNS name and by IP, answers within the timeout."""
 
     id = "service-reachability"
+    depends = ("pod-connectivity", "dns-clusterset", "service-exports")
     title = "Cross-cluster service answers"
     hint = "Check that B's service has ready endpoints listening on its port, and that B's service CIDR is routed through the tunnel."
     docs = "https://submariner.io/operations/troubleshooting/"

@@ -158,6 +158,7 @@ class SubmarinerEndpoints(Check):
     """Exactly one local Endpoint, a remote Endpoint for every other given cluster, no shared public IP with NAT."""
 
     id = "submariner-endpoints"
+    depends = ("submariner-deployment",)
     title = "Submariner Endpoints"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
@@ -282,6 +283,7 @@ class GatewayConnections(Check):
     """An active Gateway exists and has a `connected` connection to every other given cluster."""
 
     id = "gateway-connections"
+    depends = ("tunnel-firewall", "gateway-nodes", "submariner-deployment")
     title = "Gateway connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
@@ -358,6 +360,7 @@ class RouteAgentConnections(Check):
     """Every RouteAgent's remote endpoints are `connected` (`none` on the gateway node itself is normal)."""
 
     id = "routeagent-connections"
+    depends = ("gateway-connections", "vxlan-firewall", "submariner-deployment")
     title = "Route agent connections"
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER

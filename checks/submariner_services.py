@@ -46,6 +46,7 @@ class Globalnet(Check):
     """With Globalnet: the cluster egress IPs are allocated and every exported ClusterIP Service has a global IP."""
 
     id = "globalnet"
+    depends = ("submariner-deployment",)
     title = "Globalnet IP allocation"
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
@@ -123,6 +124,7 @@ class ServiceExports(Check):
     """Every ServiceExport is Valid and Ready (or legacy Synced), without Conflict, and its Service exists."""
 
     id = "service-exports"
+    depends = ("submariner-deployment",)
     title = "ServiceExports valid and ready"
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
@@ -183,6 +185,7 @@ class ServiceImports(Check):
     """Every service exported in A has an aggregated ServiceImport `<ns>/<svc>` in B listing A."""
 
     id = "service-imports"
+    depends = ("service-exports", "submariner-deployment")
     title = "Exported services imported by the peer"
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"passive", "submariner", "inter-cluster"})

@@ -99,6 +99,8 @@ class Result:
     tags: tuple[str, ...] = ()
     duration_s: float = 0.0
     details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: The label (``CHECK-ID[target]``) of the result this one most likely follows from (see mcdiag.run.causes).
+    cause: str | None = None
 
     @property
     def target(self) -> str:
@@ -124,6 +126,7 @@ class Result:
             "tags": list(self.tags),
             "duration_s": round(self.duration_s, 4),
             "details": _plain(self.details),
+            "cause": self.cause,
         }
 
     @classmethod
@@ -141,6 +144,7 @@ class Result:
             tags=tuple(d.get("tags") or ()),
             duration_s=float(d.get("duration_s") or 0.0),
             details=d.get("details") or {},
+            cause=d.get("cause"),
         )
 
 
@@ -169,6 +173,14 @@ class RunReport:
     results: list[Result]
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: ``--fail-on warn``: warnings count as failures (exit code, JUnit).
+    fail_on_warn: bool = False
+    #: The options of the run as reports show them (passive or not, selection, overrides).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def fails(self, result: Result) -> bool:
+        """Whether ``result`` makes the run fail (fail, error, and warn with ``--fail-on warn``)."""
+        return result.status.is_problem or (self.fail_on_warn and result.status is Status.WARN)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -180,8 +192,8 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 with no fail and no error, else 1."""
-        return 1 if any(r.status.is_problem for r in self.results) else 0
+        """0 with no fail and no error (and no warn with ``--fail-on warn``), else 1."""
+        return 1 if any(self.fails(r) for r in self.results) else 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (CHECKS.md)."""
@@ -197,6 +209,7 @@ class RunReport:
             "results": [r.to_dict() for r in self.results],
             "summary": self.summary,
             "notes": self.notes,
+            "options": _plain(self.options),
         }
 
 
@@ -268,6 +281,8 @@ class Check:
     fatal: ClassVar[bool] = False
     #: Seconds this check may take, unless ``--check-timeout`` says otherwise.
     timeout: ClassVar[float | None] = None
+    #: Ids of the checks whose failure would explain this one's (every check also depends on ``api-access``).
+    depends: ClassVar[tuple[str, ...]] = ()
 
     def run(self, ctx: CheckContext) -> Outcome:  # pragma: no cover - abstract
         """Evaluate the target and return an outcome."""
@@ -315,6 +330,7 @@ class Check:
             "tags": sorted(cls.tags, key=_tag_order),
             "description": cls.description(),
             "docs": cls.docs,
+            "depends": list(cls.depends),
         }
 
 

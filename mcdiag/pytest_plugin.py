@@ -10,10 +10,17 @@ from the options and the registry only (sorted, deterministic). Cluster names
 that need an API read (the Submariner cluster id) are resolved once by the
 controller and handed to workers through ``workerinput``. Report files are
 written by the controller only.
+
+In pytest's JUnit (``--junitxml``) each item's classname is ``mcdiag.CHECK-ID`` (as in the
+CLI's JUnit), a warning leads the testcase's ``system-out`` with ``WARNING:``, and what the
+CLI's JUnit keeps as properties (status, clusters, warning, likely cause) are properties of
+the testsuite, where the Jenkins/Ant schema allows them (never of a testcase). Kubeconfig paths
+given as ``--kubeconfig PATH`` do not move pytest's rootdir, so item ids stay ``mcdiag::...``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from dataclasses import dataclass, field
@@ -114,6 +121,7 @@ class _State:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the tag markers; resolve cluster names once (controller), or take them from the controller."""
     config.addinivalue_line("markers", "mcdiag: an mcdiag check item")
+    _CONFIG[:] = [config]
     _RESULTS.clear()  # one session's results (pytester may run several sessions in one process)
     _CLUSTERS.clear()
     for tag in KNOWN_TAGS:
@@ -183,8 +191,6 @@ class CheckItem(pytest.Item):
             self.add_marker(tag)
         if "active" in check.tags and check.scope is not Scope.CLUSTER:
             self.add_marker(pytest.mark.xdist_group(name="mcdiag-" + "-".join(sorted(clusters))))
-        self.user_properties.append(("check", check.id))
-        self.user_properties.append(("clusters", ",".join(clusters)))
 
     def runtest(self) -> None:
         """Run the check through the shared runner; map its status onto pytest outcomes."""
@@ -194,17 +200,11 @@ class CheckItem(pytest.Item):
         self.mcdiag_result = result
         by_name = {v.name: v for v in session.views}
         self.mcdiag_clusters = [session.cluster_info(by_name[n]) for n in self.clusters]
-        self.user_properties.append(("status", result.status.value))
-        self.user_properties.append(("message", result.message))
-        if result.hint:
-            self.user_properties.append(("hint", result.hint))
-        self.user_properties.append(("scope", result.scope.value))
-        self.user_properties.append(("duration_s", f"{result.duration_s:.4f}"))
         if result.status is Status.SKIP:
             pytest.skip(result.message)
         if result.status is Status.WARN:
             self.add_report_section("call", "mcdiag warning", f"{result.message}\nhint: {result.hint}")
-        if result.status.is_problem:
+        if result.status.is_problem or (result.status is Status.WARN and state.options.fail_on == "warn"):
             raise CheckFailure(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -250,17 +250,82 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.mcdiag_clusters = getattr(item, "mcdiag_clusters", [])
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Controller side: keep each check item's result, and what it knew of its clusters, for the report files."""
+    """Controller side: keep each check item's result for the report files, and shape its JUnit testcase."""
     data = getattr(report, "mcdiag_result", None)
     if report.when == "call" and isinstance(data, dict):
-        _RESULTS.append(Result.from_dict(data))
+        result = Result.from_dict(data)
+        _RESULTS.append(result)
         for info in getattr(report, "mcdiag_clusters", None) or []:
             _CLUSTERS.setdefault(info["name"], info)
+        _junit_testcase(report, result)
+
+
+def _junit_testcase(report: pytest.TestReport, result: Result) -> None:
+    """Classname ``mcdiag.CHECK-ID``, a visible warning, and the item's properties on the testsuite."""
+    config = _CONFIG[0] if _CONFIG else None
+    if config is None:
+        return
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    reporter = xml.node_reporter(report)
+    reporter.add_attribute("classname", f"mcdiag.{result.check}")
+    name = result.test_name
+    xml.add_global_property(f"status:{name}", result.status.value)
+    xml.add_global_property(f"clusters:{name}", ",".join(result.clusters))
+    if result.cause:
+        xml.add_global_property(f"cause:{name}", result.cause)
+    if result.status is Status.WARN:
+        import xml.etree.ElementTree as ET
+
+        xml.add_global_property(f"warning:{name}", result.message)
+        out = ET.Element("system-out")
+        out.text = f"WARNING: {result.message}" + (f"\nhint: {result.hint}" if result.hint else "")
+        reporter.append(out)
 
 
 _RESULTS: list[Result] = []
 _CLUSTERS: dict[str, dict[str, Any]] = {}
+#: The config of this process's session (the JUnit hook needs it; the hook itself is not given it).
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Keep pytest's rootdir where it would be without mcdiag's option values.
+
+    pytest picks its rootdir before plugins add their options, so the value of
+    ``--kubeconfig /elsewhere/a.kubeconfig`` looks like a test path to it and moves the rootdir
+    (item ids became ``../mcdiag::...``). Once the options are known, decide again.
+    """
+    try:
+        _restore_rootdir(early_config, parser, args)
+    except Exception:  # a pytest without these internals: the ids are only less pretty
+        return
+
+
+def _restore_rootdir(config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    from _pytest.config.findpaths import determine_setup
+
+    ns = parser.parse_known_args(list(args), namespace=copy.copy(config.option))
+    if getattr(ns, "rootdir", None) or getattr(ns, "inifilename", None):
+        return
+    rootpath, inipath, inicfg, *_ = determine_setup(
+        inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir, rootdir_cmd_arg=None,
+        invocation_dir=config.invocation_params.dir,
+    )
+    if rootpath == config.rootpath:
+        return
+    cutdir_was_root = config.known_args_namespace.confcutdir == str(config.inipath.parent if config.inipath else config.rootpath)
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
+    parser.extra_info["rootdir"] = str(rootpath)
+    parser.extra_info["inifile"] = str(inipath)
+    if cutdir_was_root:
+        config.known_args_namespace.confcutdir = str(inipath.parent if inipath else rootpath)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -278,6 +343,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from datetime import UTC, datetime
 
     from mcdiag.reports import write_reports
+    from mcdiag.run.causes import assign_causes
+    from mcdiag.run.session import shown_options
 
     results = list(_RESULTS)
     state = config.stash[_state_key]
@@ -285,6 +352,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     position = {n: i for i, n in enumerate(state.names)}
     results.sort(key=lambda r: (order.get(r.check, len(order)), [position.get(c, 0) for c in r.clusters]))
     clusters = [_CLUSTERS.get(n, {"name": n}) for n in state.names]
-    report = RunReport(datetime.now(UTC), 0.0, clusters, results)
+    results = assign_causes(results, state.session.registry.checks)
+    report = RunReport(datetime.now(UTC), 0.0, clusters, results, fail_on_warn=state.options.fail_on == "warn",
+                       options=shown_options(state.options))
     write_reports(report, report_dir=Path(target))
     (Path(target) / "pytest-results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))

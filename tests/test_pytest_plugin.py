@@ -14,13 +14,18 @@ OUTCOME = {"pass": "passed", "warn": "passed", "fail": "failed", "error": "faile
 
 
 def _pytest_verdicts(junit_path) -> dict[str, str]:
+    """``{test name: (pytest outcome, mcdiag status, clusters)}``; the properties live on the testsuite (schema)."""
     root = ET.parse(junit_path).getroot()
+    suite = root.find("testsuite")
+    props = {p.get("name"): p.get("value") for p in suite.find("properties").iter("property")}
     out = {}
     for case in root.iter("testcase"):
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        kinds = {c.tag for c in case} - {"system-out", "system-err", "properties"}
+        assert case.find("properties") is None  # the Jenkins/Ant schema allows none on a testcase
+        kinds = {c.tag for c in case} - {"system-out", "system-err"}
         outcome = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
-        out[f"{props['check']}[{case.get('name').split('[', 1)[1]}"] = (outcome, props.get("status"), props.get("clusters"))
+        name = case.get("name")
+        assert case.get("classname") == "mcdiag." + name.split("[", 1)[0]
+        out[name] = (outcome, props.get(f"status:{name}"), props.get(f"clusters:{name}"))
     return out
 
 
@@ -32,7 +37,7 @@ def test_same_verdicts_as_cli(emulate, mcdiag, pytester, xdist):
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     args = [f"--mcdiag-cluster={name}={path}" for name, path in clusters.kubeconfigs.items()]
     junit = pytester.path / "junit.xml"
-    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, f"--junitxml={junit}", "-o", "junit_family=xunit1", *xdist, "-rA")
+    result = pytester.runpytest_subprocess("-p", "mcdiag.pytest_plugin", *args, f"--junitxml={junit}", *xdist, "-rA")
     got = _pytest_verdicts(junit)
     assert set(got) == set(expected)
     for name, status in expected.items():

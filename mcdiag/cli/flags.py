@@ -19,7 +19,20 @@ class Parser(argparse.ArgumentParser):
     """argparse with exit status 2 and one line, as every usage error of mcdiag."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"mcdiag: error: {message} (see --help)\n")
+        self.exit(2, f"mcdiag: error: {message}{_did_you_mean(message)} (see --help)\n")
+
+
+def _did_you_mean(message: str) -> str:
+    """`` (did you mean all?)`` for argparse's "invalid choice: 'al' (choose from ...)"."""
+    import difflib
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
 def add_flags(parser: argparse.ArgumentParser, *groups: str) -> None:

@@ -25,12 +25,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mcdiag import __version__
 from mcdiag.cli.flags import Parser, add_flags
 from mcdiag.cli.output import interrupts, say
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, RunReport
-from mcdiag.run.options import Options
+from mcdiag.run.options import PROVIDERS, Options
 
 EPILOG_ALL = """\
 examples:
@@ -55,11 +54,28 @@ LAZY_COMMANDS = {
 def _report_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("reports")
     r.add_argument("--report-dir", default="reports", metavar="DIR", help="where reports go (default reports/)")
-    r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path")
+    r.add_argument("--json", type=Path, metavar="FILE", help="JSON report path (`-` for stdout, as -o json)")
     r.add_argument("--junit-xml", type=Path, metavar="FILE", help="JUnit XML report path")
     r.add_argument("--html", type=Path, metavar="FILE", help="HTML report path")
     r.add_argument("--no-report-files", action="store_true", help="write no report files, terminal only")
     r.add_argument("--quiet", "-q", action="store_true", help="terminal: show only what is not a pass")
+    r.add_argument("--verbose", "-v", action="store_true",
+                   help="terminal: also the evidence of each result (what was read, probe commands and output; redacted)")
+    r.add_argument("--output", "-o", choices=("text", "json"), default="text",
+                   help="what goes to stdout: the text report (default) or the JSON report (then all else to stderr)")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``/``-V``: the version and the default probe image (worked out only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from mcdiag.cli.explain import version_text
+
+        print(version_text())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `mcdiag all --kubeconfig A --remote-kubeconfig B`. `mcdiag list` shows every check.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"mcdiag {__version__}")
+    parser.add_argument("--version", "-V", action=_VersionAction, help="show the version and the probe image it uses")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -88,14 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_run, **({"ids": []} if name == "all" else {}))
 
     p_list = sub.add_parser("list", help="list every registered check", description="List every check: id, scope, tags, title.")
-    p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag")
+    p_list.add_argument("--tag", action="append", default=[], choices=KNOWN_TAGS, help="only checks with this tag (repeatable: any of them)")
+    p_list.add_argument("--provider", choices=PROVIDERS, help="only checks that apply to clusters of this provider")
     p_list.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                         help="table (default), json, or markdown (the catalogue in docs/checks.md)")
     p_list.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
     p_list.set_defaults(func=cmd_list)
 
-    from mcdiag.cli import cleanup, gather, rbac
+    from mcdiag.cli import cleanup, completion, explain, gather, rbac
 
+    explain.register(sub)
+    completion.register(sub, parser)
     gather.register(sub)
     cleanup.register(sub)
     rbac.register(sub)
@@ -108,10 +127,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``mcdiag list``."""
     import json
 
+    from mcdiag.cli.explain import filter_checks, render_table
     from mcdiag.run.registry import resolve
 
     reg = resolve()
-    checks = [c for c in reg.checks if not args.tag or set(args.tag) & set(c.tags)]
+    checks = filter_checks(reg.checks, args.tag, args.provider)
     if args.format == "json":
         print(json.dumps([c.metadata() for c in checks], indent=2))
     elif args.format == "markdown":
@@ -119,10 +139,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         print(render_markdown(checks), end="")
     else:
-        width = max((len(c.id) for c in checks), default=10)
-        for c in checks:
-            meta = c.metadata()
-            print(f"{c.id:<{width}}  {meta['scope']:<12}  {' '.join(meta['tags']):<46}  {c.title}")
+        print(render_table(checks, reg.checks))
     for problem in reg.problems:
         print(f"mcdiag: warning: {problem}", file=sys.stderr)
     return 0
@@ -134,13 +151,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mcdiag.run.session import Session
 
     options = Options.from_values(args)
-    progress = Progress()
+    progress = Progress(quiet=args.quiet)
     session = Session(options, observer=progress)
     for problem in session.registry.problems:
         say(f"mcdiag: warning: {problem}")
     with interrupts(session.interrupt):
-        report = session.run()
-        progress.done()
+        try:
+            report = session.run()
+        finally:
+            progress.done()  # the live display is gone before anything of the report is printed
         return finish(report, args)
 
 
@@ -160,22 +179,33 @@ def finish(report: RunReport, args: argparse.Namespace) -> int:
     code = report.exit_code
     if report.interrupted:
         code = max(code, 1)
+    json_stdout = args.output == "json" or str(args.json) == "-"
+    text_stream = sys.stderr if json_stdout else sys.stdout
     written: dict[str, Path] = {}
     problems: list[str] = []
-    if not args.no_report_files:
+    if not args.no_report_files:  # files first: nothing on the terminal can cost a report
         try:
             written, problems = write_reports(
-                report, report_dir=Path(args.report_dir), json_path=args.json, junit_path=args.junit_xml, html_path=args.html
+                report, report_dir=Path(args.report_dir), json_path=None if str(args.json) == "-" else args.json,
+                junit_path=args.junit_xml, html_path=args.html, json_file=str(args.json) != "-",
             )
         except Exception as exc:  # a writer's own failure must not cost the terminal report
             problems = [f"cannot write the reports: {exc.__class__.__name__}: {exc}"]
     try:
-        text = render_terminal(report, colour=use_colour(sys.stdout), verbose=not args.quiet)
+        text = render_terminal(report, colour=use_colour(text_stream), verbose=not args.quiet, evidence=args.verbose)
     except Exception as exc:
         text = f"mcdiag: the terminal report failed ({exc.__class__.__name__}); summary: {report.summary}"
-    say(text, sys.stdout)
+    say(text, text_stream)
     for note in report.notes:
         say(f"note: {note}")
+    if json_stdout:
+        import json
+
+        try:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+            sys.stdout.flush()
+        except UnicodeEncodeError:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=True) + "\n")
     for problem in problems:
         say(f"mcdiag: {problem}")
     if written:

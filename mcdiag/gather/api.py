@@ -97,11 +97,14 @@ class LiveSource:
         self.cancelled = threading.Event()
         self._auth_lock = threading.Lock()
         self._auth: dict[str, str] | None = None if credential is not None else {}
+        self._refresh: Callable[[Any], None] | None = None
 
     @classmethod
     def from_configuration(cls, cfg: Any, request_timeout: float, *, credential: Any = None) -> LiveSource:
         """A source for a ``kubernetes.client.Configuration`` (kubeconfig or in-cluster loaded)."""
-        return cls(
+        from mcdiag.gather.redact import remember
+
+        source = cls(
             cfg.host,
             make_pool(cfg),
             request_timeout,
@@ -110,15 +113,20 @@ class LiveSource:
             proxy=getattr(cfg, "proxy", None),
             configuration=cfg,
         )
+        remember(*(v.split(" ", 1)[-1] for v in source.headers.values()))
+        #: The loader's hook that re-reads a rotating token (in-cluster service accounts, expiring tokens).
+        source._refresh = getattr(cfg, "refresh_api_key_hook", None)
+        return source
 
     # -- requests -------------------------------------------------------------------------------
     def request(
-        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = "", raw: bool = False
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None, what: str = "", raw: bool = False,
+        accept: str | None = None,
     ) -> Any:
         """One API request; returns the decoded JSON body (the text when ``raw``). Failures: ResourceUnavailable."""
         what = what or f"{method} {path}"
         data = json.dumps(body).encode() if body is not None else None
-        payload = self._with_retries(method, path, query, data, what, raw)
+        payload = self._with_retries(method, path, query, data, what, raw, accept)
         if raw:
             return payload.decode("utf-8", "replace")
         if not payload:
@@ -136,10 +144,10 @@ class LiveSource:
         """A request whose answer is text (pod logs)."""
         return self.request(method, path, query, what=what, raw=True)
 
-    def get(self, path: str, query: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
+    def get(self, path: str, query: dict[str, str] | None = None, what: str = "", accept: str | None = None) -> dict[str, Any]:
         """GET ``path`` and decode JSON; anything but a JSON object is an error naming ``what``."""
         what = what or f"GET {path}"
-        answer = self.request("GET", path, query, what=what)
+        answer = self.request("GET", path, query, what=what, accept=accept)
         if not isinstance(answer, dict):
             raise ResourceUnavailable("error", f"{what}: the API server answered {_describe(answer)}, not an object",
                                       hint=_server_hint())
@@ -188,11 +196,11 @@ class LiveSource:
     def _list_pages(self, res: Resource) -> list[dict[str, Any]]:
         what = f"list {res.display}"
         items: list[dict[str, Any]] = []
-        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
+        query: dict[str, str] = {**res.params(), "limit": str(PAGE_SIZE)}
         seen: set[str] = set()
         for _page in range(MAX_PAGES):
             try:
-                page = self.get(res.path(), query, what=what)
+                page = self.get(res.path(), query, what=what, accept=res.accept)
             except ResourceUnavailable as exc:
                 if "continue" in query:
                     exc.paging = True  # type: ignore[attr-defined]
@@ -224,7 +232,7 @@ class LiveSource:
                 raise ResourceUnavailable("error", f"{what}: the API server answered the same continue token twice "
                                                    "(the list would never end)", hint=_server_hint())
             seen.add(token)
-            query = {"limit": str(PAGE_SIZE), "continue": token}
+            query = {**res.params(), "limit": str(PAGE_SIZE), "continue": token}
         raise ResourceUnavailable(
             "error",
             f"{what}: still not finished after {MAX_PAGES} pages of {PAGE_SIZE} (the API server keeps answering "
@@ -234,7 +242,7 @@ class LiveSource:
 
     # -- one request, its retries and its deadline ------------------------------------------------
     def _with_retries(self, method: str, path: str, query: dict[str, str] | None, data: bytes | None,
-                      what: str, raw: bool) -> bytes:
+                      what: str, raw: bool, accept: str | None = None) -> bytes:
         last: _Transient | None = None
         attempts = 0
         for attempt in range(ATTEMPTS):
@@ -244,7 +252,7 @@ class LiveSource:
                     break
             attempts += 1
             try:
-                return self._once(method, path, query, data, what, raw)
+                return self._once(method, path, query, data, what, raw, accept)
             except _Transient as exc:
                 if method not in ("GET", "DELETE") and exc.error.status is None:
                     raise exc.error from None  # a write that may have arrived is never sent twice
@@ -258,7 +266,7 @@ class LiveSource:
         return math.inf if self.deadline is None else self.deadline - time.monotonic()
 
     def _once(self, method: str, path: str, query: dict[str, str] | None, data: bytes | None,
-              what: str, raw: bool) -> bytes:
+              what: str, raw: bool, accept: str | None = None) -> bytes:
         if self.cancelled.is_set():
             raise ResourceUnavailable("error", f"{what}: not sent, the run was interrupted")
         left = self._run_left()
@@ -267,7 +275,7 @@ class LiveSource:
                                       hint="Give the run more time with --timeout, or fewer checks.")
         budget = min(self.timeout, left)
         try:
-            return self._attempt(method, path, query, data, what, raw, budget)
+            return self._attempt(method, path, query, data, what, raw, budget, accept)
         except ResourceUnavailable as exc:
             if budget < self.timeout and exc.kind == "unreachable" and self._run_left() <= 0.05:
                 exc.message = f"{what}: not answered before the run's time limit (--timeout) was reached"
@@ -275,10 +283,10 @@ class LiveSource:
             raise
 
     def _attempt(self, method: str, path: str, query: dict[str, str] | None, data: bytes | None,
-                 what: str, raw: bool, budget: float) -> bytes:
+                 what: str, raw: bool, budget: float, accept: str | None = None) -> bytes:
         deadline = time.monotonic() + budget
-        headers = {"Accept": "*/*" if raw else "application/json", "User-Agent": _user_agent()}
-        headers.update(self.headers)
+        headers = {"Accept": accept or ("*/*" if raw else "application/json"), "User-Agent": _user_agent()}
+        headers.update(self._current_headers())
         headers.update(self._credential_headers())
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -319,6 +327,22 @@ class LiveSource:
         if status in (429, 503):
             raise _Transient(error, _retry_after(resp.headers))
         raise error
+
+    def _current_headers(self) -> dict[str, str]:
+        """The Authorization the configuration holds now (a rotating token is re-read by the loader's hook)."""
+        if self._refresh is None:
+            return self.headers
+        with self._auth_lock:
+            try:
+                self._refresh(self.configuration)
+                self.headers = auth_headers(self.configuration)
+            except Exception as exc:  # a token file that vanished: the request says so, once per attempt
+                raise ResourceUnavailable("credentials", f"cannot read the credentials again ({exc.__class__.__name__})",
+                                          hint="Check the token file the kubeconfig or service account names.") from None
+        from mcdiag.gather.redact import remember
+
+        remember(*(v.split(" ", 1)[-1] for v in self.headers.values()))
+        return self.headers
 
     def _credential_headers(self) -> dict[str, str]:
         if self._auth is not None:

@@ -126,6 +126,10 @@ def _read_kubeconfig(paths: list[Path], label: str) -> dict[str, Any]:
 
 def load_cluster(spec: ClusterSpec, request_timeout: float) -> Any:
     """Load ``spec``'s kubeconfig and return a source for it. Raises :class:`UsageError` on bad input."""
+    if spec.extra.get("in_cluster"):  # --in-cluster: the pod's service account, see mcdiag.gather.incluster
+        from mcdiag.gather.incluster import load_in_cluster
+
+        return load_in_cluster(spec, request_timeout)
     paths = kubeconfig_paths(spec.kubeconfig)
     data = _read_kubeconfig(paths, spec.label)
     kc = f"{paths[0]}{spec.label}"

@@ -1,17 +1,153 @@
-"""The resource lists checks declare in ``reads``: one :class:`Resource` is one list request.
+"""What checks declare in ``reads``: one :class:`Resource` is one list query.
 
-A resource is a group/version/plural, optionally limited to one namespace. The
-view lists each at most once per cluster and run; snapshots store exactly these.
+A query is a group/version/plural, optionally limited to one namespace, to the
+objects a label and a field selector select, and to their metadata only
+(``PartialObjectMetadataList``, asked for through the ``Accept`` header, as
+kube-apiserver serves it). The view sends each distinct query at most once per
+cluster and run, and answers a query from a broader one it already holds
+(:meth:`Resource.covers`); snapshots store the answer of every query asked.
+
+Selectors are written as Kubernetes writes them (``app=x,tier in (a,b)``,
+``spec.nodeName=n1``) and kept in a canonical order, so two spellings of one
+query are the same query::
+
+    PODS.where(labels="k8s-app=kube-dns").within("kube-system")
+    NODES.where(labels="submariner.io/gateway=true").metadata()
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+#: The ``Accept`` header of a metadata-only list (kube-apiserver answers ``PartialObjectMetadataList``).
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+#: apiVersion and kind of each item of a metadata-only list.
+PARTIAL_API_VERSION = "meta.k8s.io/v1"
+PARTIAL_KIND = "PartialObjectMetadata"
+
+# -- selectors -------------------------------------------------------------------------------
+# One label requirement: (key, operator, values), operator one of "=", "!=", "in", "notin", "exists", "!".
+LabelReq = tuple[str, str, tuple[str, ...]]
+# One field requirement: (path, operator, value), operator "=" or "!=".
+FieldReq = tuple[str, str, str]
+
+_LABEL_TERM = re.compile(
+    r"""\s*(?:
+        (?P<not>!)\s*(?P<nkey>[^\s,=!()<>]+)                                   # !key
+      | (?P<skey>[^\s,=!()<>]+)\s+(?P<setop>in|notin)\s*\((?P<set>[^()]*)\)    # key in (a,b)
+      | (?P<key>[^\s,=!()<>]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s,=!()<>]*)      # key=value
+      | (?P<ekey>[^\s,=!()<>]+)                                                # key
+    )\s*(?:,|$)""",
+    re.VERBOSE,
+)
 
 
+def parse_labels(text: str | Mapping[str, str] | None) -> tuple[LabelReq, ...]:
+    """Label requirements of a selector string (or a ``{key: value}`` mapping), sorted; ValueError if malformed."""
+    if not text:
+        return ()
+    if isinstance(text, Mapping):
+        return tuple(sorted((str(k), "=", (str(v),)) for k, v in text.items()))
+    reqs: list[LabelReq] = []
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        m = _LABEL_TERM.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"invalid label selector {text!r} at {text[pos:]!r}")
+        pos = m.end()
+        if m.group("nkey"):
+            reqs.append((m.group("nkey"), "!", ()))
+        elif m.group("skey"):
+            values = tuple(sorted({v.strip() for v in m.group("set").split(",") if v.strip()}))
+            reqs.append((m.group("skey"), m.group("setop"), values))
+        elif m.group("key"):
+            reqs.append((m.group("key"), "!=" if m.group("op") == "!=" else "=", (m.group("value"),)))
+        else:
+            reqs.append((m.group("ekey"), "exists", ()))
+    return tuple(sorted(set(reqs)))
+
+
+def format_labels(reqs: tuple[LabelReq, ...]) -> str:
+    """The selector string of label requirements (as the API server parses it)."""
+    out = []
+    for key, op, values in reqs:
+        if op == "exists":
+            out.append(key)
+        elif op == "!":
+            out.append(f"!{key}")
+        elif op in ("in", "notin"):
+            out.append(f"{key} {op} ({','.join(values)})")
+        else:
+            out.append(f"{key}{op}{values[0]}")
+    return ",".join(out)
+
+
+def parse_fields(text: str | Mapping[str, str] | None) -> tuple[FieldReq, ...]:
+    """Field requirements of a field selector string (or a ``{path: value}`` mapping), sorted."""
+    if not text:
+        return ()
+    if isinstance(text, Mapping):
+        return tuple(sorted((str(k), "=", str(v)) for k, v in text.items()))
+    reqs: list[FieldReq] = []
+    for term in text.split(","):
+        m = re.fullmatch(r"\s*([A-Za-z0-9_.\-/]+)\s*(==|=|!=)\s*([^\s=!,]*)\s*", term)
+        if not m:
+            raise ValueError(f"invalid field selector {text!r} at {term!r}")
+        reqs.append((m.group(1), "!=" if m.group(2) == "!=" else "=", m.group(3)))
+    return tuple(sorted(set(reqs)))
+
+
+def format_fields(reqs: tuple[FieldReq, ...]) -> str:
+    """The field selector string of field requirements."""
+    return ",".join(f"{path}{op}{value}" for path, op, value in reqs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _labels_of(text: str) -> tuple[LabelReq, ...]:
+    return parse_labels(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields_of(text: str) -> tuple[FieldReq, ...]:
+    return parse_fields(text)
+
+
+def _label_ok(req: LabelReq, labels: Mapping[str, Any]) -> bool:
+    key, op, values = req
+    present = key in labels
+    if op == "exists":
+        return present
+    if op == "!":
+        return not present
+    if op in ("=", "in"):
+        return present and labels[key] in values
+    return not present or labels[key] not in values  # "!=", "notin"
+
+
+def field_value(obj: Mapping[str, Any], path: str) -> str:
+    """The value at a dotted path as a field selector compares it (``""`` when absent)."""
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return ""
+        cur = cur[part]
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    return str(cur) if isinstance(cur, (str, int, float)) else ""
+
+
+# -- queries ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Resource:
-    """A list of objects of one kind (optionally in one namespace)."""
+    """One list query: objects of one kind, optionally in one namespace, selected, metadata only.
+
+    The first five fields are what a resource always was (``Resource(group, version,
+    plural, namespace, custom)`` still builds the plain list of every object).
+    """
 
     group: str
     version: str
@@ -19,7 +155,48 @@ class Resource:
     namespace: str | None = None
     #: Served by a CRD (or an aggregated API): when its group/version is not served, checks skip.
     custom: bool = False
+    #: Label selector (canonical order; ``""`` selects every object).
+    labels: str = ""
+    #: Field selector (canonical order; ``""`` selects every object).
+    fields: str = ""
+    #: Only ``metadata`` of each object (``PartialObjectMetadata`` items).
+    metadata_only: bool = False
 
+    def __post_init__(self) -> None:
+        # One spelling per query, so that equal queries merge (``b=2,a=1`` is ``a=1,b=2``).
+        if self.labels:
+            lab = self.labels
+            object.__setattr__(self, "labels", format_labels(_labels_of(lab) if isinstance(lab, str) else parse_labels(lab)))
+        if self.fields:
+            fld = self.fields
+            object.__setattr__(self, "fields", format_fields(_fields_of(fld) if isinstance(fld, str) else parse_fields(fld)))
+
+    # -- building narrower queries ---------------------------------------------------------
+    def within(self, namespace: str | None) -> Resource:
+        """The same query in one namespace."""
+        return replace(self, namespace=namespace)
+
+    def where(self, labels: str | Mapping[str, str] | None = None, fields: str | Mapping[str, str] | None = None) -> Resource:
+        """The same query, further selected by labels and/or fields (requirements add up)."""
+        lab = parse_labels(self.labels) + parse_labels(labels)
+        fld = parse_fields(self.fields) + parse_fields(fields)
+        return replace(self, labels=format_labels(tuple(sorted(set(lab)))), fields=format_fields(tuple(sorted(set(fld)))))
+
+    def metadata(self) -> Resource:
+        """The same query, metadata only (names, labels, annotations, owners)."""
+        return replace(self, metadata_only=True)
+
+    @property
+    def kind_list(self) -> Resource:
+        """The plain list this query narrows (every object of the kind, cluster-wide, whole objects)."""
+        return Resource(self.group, self.version, self.plural, None, self.custom)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the query is anything but every whole object of its kind."""
+        return bool(self.namespace or self.labels or self.fields or self.metadata_only)
+
+    # -- names -------------------------------------------------------------------------------
     @property
     def group_version(self) -> str:
         """``v1`` for the core group, else ``group/version``."""
@@ -27,15 +204,29 @@ class Resource:
 
     @property
     def key(self) -> str:
-        """A stable name: ``apps/v1/daemonsets@kube-system`` (also the snapshot file name)."""
+        """A stable name (also the snapshot file name).
+
+        ``apps/v1/daemonsets@kube-system`` for a plain list, then ``;l=SELECTOR``,
+        ``;f=SELECTOR`` and ``;meta`` for what narrows it.
+        """
         base = f"{self.group_version}/{self.plural}"
-        return f"{base}@{self.namespace}" if self.namespace else base
+        key = f"{base}@{self.namespace}" if self.namespace else base
+        if self.labels:
+            key += f";l={self.labels}"
+        if self.fields:
+            key += f";f={self.fields}"
+        return key + (";meta" if self.metadata_only else "")
 
     @property
     def display(self) -> str:
-        """``daemonsets.apps in kube-system`` for messages."""
+        """``daemonsets.apps in namespace kube-system`` for messages (with selectors when any)."""
         name = f"{self.plural}.{self.group}" if self.group else self.plural
-        return f"{name} in namespace {self.namespace}" if self.namespace else name
+        if self.metadata_only:
+            name = f"metadata of {name}"
+        if self.namespace:
+            name += f" in namespace {self.namespace}"
+        selected = [s for s in (self.labels, self.fields) if s]
+        return f"{name} selected by {','.join(selected)}" if selected else name
 
     def path(self) -> str:
         """The list URL path."""
@@ -44,11 +235,89 @@ class Resource:
             return f"{prefix}/namespaces/{self.namespace}/{self.plural}"
         return f"{prefix}/{self.plural}"
 
+    def params(self) -> dict[str, str]:
+        """Query parameters of the list request (besides paging)."""
+        out = {}
+        if self.labels:
+            out["labelSelector"] = self.labels
+        if self.fields:
+            out["fieldSelector"] = self.fields
+        return out
+
+    @property
+    def accept(self) -> str:
+        """The ``Accept`` header of the list request (metadata only falls back to whole objects)."""
+        return f"{METADATA_ACCEPT},application/json" if self.metadata_only else "application/json"
+
     def rbac(self, verb: str = "list") -> str:
         """The permission a 403 means is missing, as ``kubectl auth can-i`` spells it."""
         res = f"{self.plural}.{self.group}" if self.group else self.plural
         where = f" -n {self.namespace}" if self.namespace else " --all-namespaces"
         return f"{verb} {res}{where}"
+
+    # -- serving a query from another one ----------------------------------------------------
+    def covers(self, other: Resource) -> bool:
+        """Whether ``other``'s answer can be cut out of this query's answer.
+
+        True when both list the same kind, this one in no namespace or the same, with
+        fewer (or the same) selector requirements, and whole objects or ``other`` wants
+        metadata only (and selects on nothing but metadata then).
+        """
+        if (self.group, self.version, self.plural) != (other.group, other.version, other.plural):
+            return False
+        if self.namespace is not None and self.namespace != other.namespace:
+            return False
+        if self.metadata_only and not other.metadata_only:
+            return False
+        mine_l, theirs_l = set(_labels_of(self.labels)), set(_labels_of(other.labels))
+        mine_f, theirs_f = set(_fields_of(self.fields)), set(_fields_of(other.fields))
+        if not (mine_l <= theirs_l and mine_f <= theirs_f):
+            return False
+        if self.metadata_only and any(not path.startswith("metadata.") for path, _, _ in theirs_f - mine_f):
+            return False  # a spec/status field cannot be judged on metadata
+        return True
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` belongs to this query's answer (namespace, labels, fields)."""
+        meta = obj.get("metadata") or {}
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if self.labels:
+            labels = meta.get("labels") or {}
+            if not all(_label_ok(r, labels) for r in _labels_of(self.labels)):
+                return False
+        if self.fields:
+            partial = obj.get("kind") == PARTIAL_KIND
+            for path, op, value in _fields_of(self.fields):
+                if partial and not path.startswith("metadata."):
+                    continue  # the server judged it on the whole object; metadata cannot tell
+                if (field_value(obj, path) == value) != (op == "="):
+                    return False
+        return True
+
+    def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` as this query answers it: a ``PartialObjectMetadata`` when metadata only, else itself."""
+        if not self.metadata_only or obj.get("kind") == PARTIAL_KIND:
+            return obj
+        return {"apiVersion": PARTIAL_API_VERSION, "kind": PARTIAL_KIND, "metadata": obj.get("metadata") or {}}
+
+    def cut(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The answer of this query, cut out of a broader query's ``items`` (shared objects, no copies)."""
+        if not (self.namespace or self.labels or self.fields):
+            return [self.shape(o) for o in items] if self.metadata_only else list(items)
+        return [self.shape(o) for o in items if self.matches(o)]
+
+
+def broadest(queries: set[Resource] | list[Resource]) -> tuple[list[Resource], list[Resource]]:
+    """Split ``queries`` into those that must go to the API and those one of them covers.
+
+    Returns ``(roots, served)``, each sorted by key: every query of ``served`` is
+    covered by some query of ``roots``.
+    """
+    todo = sorted(set(queries), key=lambda r: r.key)
+    roots = [q for q in todo if not any(o is not q and o.covers(q) and not q.covers(o) for o in todo)]
+    rootset = set(roots)
+    return roots, [q for q in todo if q not in rootset]
 
 
 def core(plural: str, namespace: str | None = None) -> Resource:

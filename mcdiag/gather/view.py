@@ -1,7 +1,11 @@
 """The per-cluster in-memory view that checks evaluate ("gather, then judge").
 
-A :class:`ClusterView` lists each :class:`~mcdiag.gather.resources.Resource` at most once
-per run, whatever number of checks ask for it, and hands out the cached items.
+A :class:`ClusterView` sends each distinct :class:`~mcdiag.gather.resources.Resource`
+query at most once per run, whatever number of checks ask for it, and hands out the
+cached items. A query that a query already answered covers (the same kind cluster-wide
+rather than in a namespace, unselected rather than selected, whole objects rather than
+metadata only) is cut out of that answer instead of going to the API; the prefetch
+sends only the broadest of the declared queries.
 Objects are redacted as they arrive, so no secret can reach a check, a report
 or a snapshot. Failures are cached too: a forbidden list is asked once. Whatever
 goes wrong while reading (any exception, a malformed answer, an object whose
@@ -18,7 +22,7 @@ from typing import Any
 from mcdiag.errors import ResourceUnavailable
 from mcdiag.gather.kubeconfig import ClusterSpec
 from mcdiag.gather.redact import redact, redact_in_place
-from mcdiag.gather.resources import Resource
+from mcdiag.gather.resources import Resource, broadest
 
 
 def _error_record(exc: ResourceUnavailable) -> dict[str, Any]:
@@ -88,12 +92,31 @@ class ClusterView:
             lock = self._key_locks.setdefault(res.key, threading.Lock())
         with lock:
             if res.key not in self._lists:
-                self._lists[res.key] = self._fetch(res)
-                self._order.append(res)
+                wider = self._covering(res)
+                value = self._cut(res, wider) if wider is not None else self._fetch(res)
+                with self._lock:
+                    self._lists[res.key] = value
+                    self._order.append(res)
         value = self._lists[res.key]
         if isinstance(value, ResourceUnavailable):
             raise value
         return value
+
+    def _cut(self, res: Resource, wider: list[dict[str, Any]]) -> list[dict[str, Any]] | ResourceUnavailable:
+        try:
+            return res.cut(wider)
+        except Exception as exc:  # contained like any read
+            return contained(exc, f"list {res.display}")
+
+    def _covering(self, res: Resource) -> list[dict[str, Any]] | None:
+        """The items of a query already answered that covers ``res`` (the narrowest such), if any."""
+        with self._lock:
+            held = [(r, self._lists.get(r.key)) for r in self._order if r.key != res.key]
+        best: tuple[Resource, list[dict[str, Any]]] | None = None
+        for r, items in held:
+            if isinstance(items, list) and r.covers(res) and (best is None or len(items) < len(best[1])):
+                best = (r, items)
+        return best[1] if best else None
 
     def _fetch(self, res: Resource) -> list[dict[str, Any]] | ResourceUnavailable:
         try:
@@ -110,8 +133,12 @@ class ClusterView:
                 return ResourceUnavailable("error", f"list {res.display}: {problem}", hint=MALFORMED_HINT)
             # Sources that parse their own answers hand over objects nobody else holds: redact those in place.
             if getattr(self.source, "live", False) or getattr(self.source, "owns_objects", False):
-                return [redact_in_place(item) for item in items]
-            return [redact(item) for item in items]
+                items = [redact_in_place(item) for item in items]
+            else:
+                items = [redact(item) for item in items]
+            # What a source did not narrow (a server that ignored the metadata-only Accept header,
+            # a source without selectors) is narrowed here: the answer is the query's, whatever the source.
+            return res.cut(items) if res.labels or res.fields or res.metadata_only else items
         except ResourceUnavailable as exc:
             if exc.kind == "forbidden":
                 exc.hint = exc.hint or f"Grant the kubeconfig's user permission to {res.rbac()} (kubectl auth can-i {res.rbac()})."
@@ -120,8 +147,12 @@ class ClusterView:
             return contained(exc, f"list {res.display}")
 
     def prefetch(self, resources: Iterable[Resource], workers: int = 8) -> None:
-        """List ``resources`` concurrently (each once); failures are cached, not raised."""
-        todo = sorted(set(resources), key=lambda r: r.key)
+        """List ``resources`` concurrently (each once); failures are cached, not raised.
+
+        Only the broadest queries go to the API, concurrently; the others are then cut
+        out of their answers (or sent themselves, when the broader one failed).
+        """
+        todo, covered = broadest(set(resources))
 
         def one(res: Resource) -> None:
             try:
@@ -129,7 +160,11 @@ class ClusterView:
             except ResourceUnavailable:
                 pass  # cached: the check that reads it turns it into its result
 
-        daemon_map(one, todo, workers, f"list-{self.name}")
+        daemon_map(one, list(todo), workers, f"list-{self.name}")
+        for res in covered:
+            if self.stopped:
+                return
+            one(res)
 
     def optional(self, res: Resource) -> list[dict[str, Any]] | None:
         """Like :meth:`list`, but ``None`` when the resource is not served (CRD not installed)."""

@@ -24,13 +24,15 @@ def write_reports(
     json_path: Path | None = None,
     junit_path: Path | None = None,
     html_path: Path | None = None,
+    json_file: bool = True,
 ) -> tuple[dict[str, Path], list[str]]:
     """Write JSON, JUnit and HTML reports; default paths are ``report_dir/mcdiag.{json,xml,html}``.
 
-    Returns the paths written and one line per writer that failed.
+    Returns the paths written and one line per writer that failed. ``json_file=False``: the JSON
+    went elsewhere (stdout, ``-o json``), so no JSON file.
     """
     targets = {
-        "json": json_path or (report_dir / "mcdiag.json" if report_dir else None),
+        "json": (json_path or (report_dir / "mcdiag.json" if report_dir else None)) if json_file else None,
         "junit": junit_path or (report_dir / "mcdiag-junit.xml" if report_dir else None),
         "html": html_path or (report_dir / "mcdiag.html" if report_dir else None),
     }

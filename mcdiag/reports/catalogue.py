@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from mcdiag.model import Check
 
 
+def reads_text(check: type[Check]) -> str:
+    """What a check reads, in words (``mcdiag explain`` and the catalogue)."""
+    return _reads(check)
+
+
 def _reads(check: type[Check]) -> str:
     if not check.reads:
         return "nothing from the API (probes only)" if "active" in check.tags else "nothing"
@@ -42,6 +47,8 @@ def render_markdown(checks: Sequence[type[Check]]) -> str:
         if c.fatal:
             lines.append("- Fatal: when it does not pass, the cluster's other checks are skipped.")
         lines.append(f"- Reads: {_reads(c)}.")
+        if c.depends:
+            lines.append(f"- Depends on: {', '.join(f'`{d}`' for d in c.depends)} (named as the likely cause when they fail).")
         if c.hint:
             lines.append(f"- Default hint: {c.hint}")
         if c.docs:

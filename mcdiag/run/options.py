@@ -28,6 +28,7 @@ DEFAULT_PROBE_START_TIMEOUT = 60.0
 #: Seconds a whole run may take (``--timeout``): generous, a bound rather than a budget.
 DEFAULT_RUN_TIMEOUT = 1800.0
 PROVIDERS = ("submariner", "netmaker", "none")
+FAIL_ON = ("fail", "warn")
 #: Upper bounds of numeric options (a week of seconds; threads).
 MAX_SECONDS = 7 * 86400.0
 MAX_JOBS = 256
@@ -45,6 +46,8 @@ class Options:
     cluster: list[str] = field(default_factory=list)
     provider: str | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    #: The local cluster is the one this pod runs in (service-account credentials).
+    in_cluster: bool = False
     # selection and execution
     ids: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -53,6 +56,8 @@ class Options:
     check_timeout: float | None = None
     timeout: float = DEFAULT_RUN_TIMEOUT
     from_snapshot: str | None = None
+    #: ``warn``: warnings fail the run too (exit code 1, a JUnit failure).
+    fail_on: str = "fail"
     # network facts
     pod_cidr: list[str] = field(default_factory=list)
     service_cidr: list[str] = field(default_factory=list)
@@ -68,7 +73,9 @@ class Options:
     def specs(self) -> list[ClusterSpec]:
         """The clusters to diagnose, in order: ``--kubeconfig/--context``, ``--remote-*``, then ``--cluster``."""
         specs: list[ClusterSpec] = []
-        if self.kubeconfig or self.context or not (self.cluster or self.remote_kubeconfig or self.remote_context):
+        if self.in_cluster:  # loaded by mcdiag.gather.incluster
+            specs.append(ClusterSpec(None, None, extra={"in_cluster": True}))
+        elif self.kubeconfig or self.context or not (self.cluster or self.remote_kubeconfig or self.remote_context):
             specs.append(ClusterSpec(self.kubeconfig, self.context))
         if self.remote_kubeconfig or self.remote_context:
             specs.append(ClusterSpec(self.remote_kubeconfig or self.kubeconfig, self.remote_context))
@@ -82,7 +89,8 @@ class Options:
     @property
     def gives_clusters(self) -> bool:
         """Whether any cluster option was given (``--from-snapshot`` replaces them)."""
-        return bool(self.kubeconfig or self.context or self.remote_kubeconfig or self.remote_context or self.cluster)
+        return bool(self.kubeconfig or self.context or self.remote_kubeconfig or self.remote_context or self.cluster
+                    or self.in_cluster)
 
     def check_options(self, cluster_names: Sequence[str]) -> dict[str, Any]:
         """The options checks read through ``ctx.option``."""
@@ -105,6 +113,8 @@ class Options:
             raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
         for name in ("request_timeout", "check_timeout", "probe_start_timeout", "max_rtt", "timeout"):
             _positive_finite(name, getattr(self, name))
+        if self.fail_on not in FAIL_ON:
+            raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
         if not isinstance(self.jobs, int) or not 1 <= self.jobs <= MAX_JOBS:
             raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, not {self.jobs!r}")
         unknown = sorted(set(self.tags) - set(KNOWN_TAGS))
@@ -119,6 +129,8 @@ class Options:
             raise UsageError(f"--service expects NAMESPACE/NAME, got {self.service!r}")
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", self.probe_namespace or "") or len(self.probe_namespace) > 63:
             raise UsageError(f"--probe-namespace {self.probe_namespace!r} is not a valid namespace name")
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise UsageError("--in-cluster replaces --kubeconfig/--context for the local cluster; give one or the other")
         if self.from_snapshot and self.gives_clusters:
             raise UsageError("--from-snapshot replaces the cluster options; give one or the other")
 
@@ -210,6 +222,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("remote_context", "context in --remote-kubeconfig", CLUSTERS, metavar="NAME"),
     Flag("cluster", "a named cluster; repeat for N clusters (names must be unique)", CLUSTERS, list,
          metavar="NAME=PATH[:CONTEXT]"),
+    Flag("in_cluster", "the local cluster is the one mcdiag runs in (its pod's service account)", CLUSTERS, bool),
     Flag("provider", "what joins the clusters (default: detected per cluster)", CLUSTERS, choices=PROVIDERS),
     Flag("request_timeout", f"seconds one API request may take (default {DEFAULT_REQUEST_TIMEOUT:g})", CLUSTERS,
          float, metavar="S"),
@@ -223,6 +236,8 @@ FLAGS: tuple[Flag, ...] = (
          SELECTION, float, metavar="S"),
     Flag("from_snapshot", "run the passive checks on a snapshot written by `mcdiag gather`", SELECTION,
          metavar="DIR", in_pytest=False),
+    Flag("fail_on", "lowest status that fails the run: fail (default; error too) or warn", SELECTION,
+         choices=FAIL_ON, metavar="STATUS"),
     Flag("pod_cidr", "pod CIDR(s), overriding discovery", NETWORK, list, metavar="[CLUSTER=]CIDR"),
     Flag("service_cidr", "service CIDR(s), overriding discovery", NETWORK, list, metavar="[CLUSTER=]CIDR"),
     Flag("netmaker_subnet", "Netmaker network subnet(s)", NETWORK, list, metavar="CIDR"),

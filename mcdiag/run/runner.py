@@ -22,7 +22,7 @@ from typing import Any
 from mcdiag.errors import ResourceUnavailable
 from mcdiag.facts.cluster import detect_provider
 from mcdiag.gather.view import ClusterView
-from mcdiag.model import Check, CheckContext, Outcome, Result, Scope, Status, sorted_tags
+from mcdiag.model import Check, CheckContext, Outcome, Result, Scope, Status, sorted_tags, target_label
 from mcdiag.run.options import DEFAULT_CHECK_TIMEOUT
 
 
@@ -140,6 +140,7 @@ class Runner:
         check_timeout: float | None = None,
         progress: Callable[[Result], None] | None = None,
         probes: Any = None,
+        on_start: Callable[[str], None] | None = None,
         stop: Callable[[], str | None] | None = None,
     ):
         self.views = tuple(views)
@@ -150,6 +151,8 @@ class Runner:
         self.check_timeout = check_timeout
         self.progress = progress
         self.probes = probes
+        #: Called with ``CHECK-ID[target]`` as a task starts (the CLI's live display shows what runs).
+        self.on_start = on_start
         self._interrupted = False
 
     def _timeout(self, check: type[Check]) -> float:
@@ -158,6 +161,8 @@ class Runner:
     def run_task(self, task: Task) -> Result:
         """One task, bounded by its timeout."""
         start = time.monotonic()
+        if self.on_start:
+            self.on_start(f"{task.check.id}[{target_label(task.clusters, task.check.scope)}]")
         outcome, _ = _run_with_timeout(
             lambda: evaluate(task, self.views, self.options, self.probes), self._timeout(task.check)
         )

@@ -42,6 +42,7 @@ from mcdiag.gather.redact import scrub
 from mcdiag.gather.resources import NAMESPACES
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, Outcome, Result, RunReport, Status
+from mcdiag.run.causes import assign_causes
 from mcdiag.run.options import Options
 from mcdiag.run.registry import Registry, resolve
 from mcdiag.run.runner import Runner, Task, plan, result_of
@@ -58,6 +59,9 @@ class Observer:
 
     def result(self, result: Result) -> None:
         """One result arrived."""
+
+    def started(self, label: str) -> None:
+        """A check began on a target (``CHECK-ID[target]``)."""
 
 
 class Session:
@@ -123,6 +127,7 @@ class Session:
             check_timeout=self.options.check_timeout,
             progress=lambda r: self.observer.result(scrub(r)),
             probes=self._executor(),
+            on_start=self.observer.started,
             stop=self.stop_reason,
         )
         return self.views
@@ -266,6 +271,7 @@ class Session:
             elif self.stopped:
                 unfinished = sum(1 for t in tasks if (t.check.id, t.clusters) not in finished)
                 self.notes.append(f"{reason}: {unfinished} of {len(tasks)} result(s) did not finish")
+            results = assign_causes(results, self.registry.checks)
         except KeyboardInterrupt:  # a second interrupt while assembling: keep what there is
             self.interrupt()
             self.stop_reason()
@@ -287,6 +293,8 @@ class Session:
             results=results,
             interrupted=self.interrupted,
             notes=list(dict.fromkeys(self.notes)),
+            fail_on_warn=self.options.fail_on == "warn",
+            options=shown_options(self.options),
         ))
 
     def _same_server_results(self, tasks: list[Task]) -> tuple[list[Result], list[Task]]:
@@ -451,6 +459,19 @@ def resolve_names(views: Sequence[ClusterView], stop: Callable[[], str | None] =
         view.spec.name = view.name
 
 
+def shown_options(options: Options) -> dict[str, Any]:
+    """The options a report shows: what changes what ran and how it was judged (no paths, no credentials)."""
+    shown: dict[str, Any] = {"passive": options.passive, "fail_on": options.fail_on}
+    for name in ("provider", "ids", "tags", "pod_cidr", "service_cidr", "netmaker_subnet", "service", "image",
+                 "image_repository", "from_snapshot", "check_timeout"):
+        value = getattr(options, name, None)
+        if value not in (None, [], ""):
+            shown[name] = value
+    shown["max_rtt"] = options.max_rtt
+    shown["in_cluster"] = getattr(options, "in_cluster", False)
+    return shown
+
+
 def cluster_names(options: Options) -> list[str]:
     """The names a run gives the clusters ``options`` name (what a pytest-xdist controller hands its workers)."""
     views = [ClusterView(spec, load_cluster(spec, options.request_timeout)) for spec in options.specs()]
@@ -465,7 +486,11 @@ def select_checks(
     ids, tags = list(ids), list(tags)
     unknown = [i for i in ids if registry.get(i) is None]
     if unknown:
-        raise UsageError(f"unknown check id(s): {', '.join(unknown)} (see `mcdiag list`)")
+        import difflib
+
+        close = [m for u in unknown for m in difflib.get_close_matches(u, registry.ids(), n=1, cutoff=0.6)]
+        guess = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown check id(s): {', '.join(unknown)}{guess} (see `mcdiag list`)")
     chosen = [registry.get(i) for i in dict.fromkeys(ids)] if ids else list(registry.checks)
     if tags:
         chosen = [c for c in chosen if set(tags) & set(c.tags)]

@@ -5,12 +5,21 @@
 with its own CA (made with ``trustme``; no insecure-skip-tls-verify), bearer
 token authentication, discovery (``/api``, ``/apis``, APIResourceLists),
 ``/version``, health endpoints, list/get with label and field selectors and
-``limit``/``continue`` paging, create/replace/patch/delete, and kube-shaped
+``limit``/``continue`` paging (each page served from a sorted index per kind, in time
+proportional to the page; ``remainingItemCount`` when no selector is used), metadata-only
+lists and gets (``Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1``
+answers a ``PartialObjectMetadataList``; an ``Accept`` it cannot serve is 406),
+create/replace/patch/delete, and kube-shaped
 ``Status`` errors (401, 403 via :meth:`ApiEmulator.forbid`, 404, 409, 500 via
 :meth:`ApiEmulator.fail`).  Custom resources are served only once their
 CustomResourceDefinition is loaded, as on a real cluster.  ``emu.hang = True``
 makes it read requests and never answer (client read timeouts);
 :func:`refused_url` gives an endpoint that refuses connections.
+
+Big clusters (5,000 nodes, 150,000 pods of real shape and size) are generated in seconds by
+:mod:`.generate` and stored without copies (:meth:`ApiEmulator.add_generated`, or
+``--generate-pods`` of the standalone process); ``--request-log`` (or
+:meth:`ApiEmulator.on_request`) logs every request with its response size.
 
 Several emulators can run in one process (each on its own port, with its own
 CA), in a background thread; ``python -m mcdiag.lab.emulator`` runs one as a

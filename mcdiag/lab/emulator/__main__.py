@@ -2,7 +2,7 @@ r"""Run one API emulator as a standalone process (for the network lab and demos)
 
     python -m mcdiag.lab.emulator --objects DIR_OR_FILE [--objects ...] --name east \\
         --kubeconfig east.kubeconfig [--host 127.0.0.1] [--port 0] [--context NAME] \\
-        [--version v1.29.3] [--ready-file F]
+        [--version v1.29.3] [--ready-file F] [--generate-pods N [--generate-nodes M] [--pod-cidr CIDR]]
 
 Writes the kubeconfig, then the ready file (containing the URL) once listening,
 prints ``serving NAME at URL`` and serves until SIGTERM or SIGINT (exit 0).
@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="YAML/JSON file with API groups served without CRDs",
     )
+    p.add_argument("--generate-pods", type=int, default=0, metavar="N",
+                   help="also serve N generated pods with their nodes and owners (see mcdiag.lab.emulator.generate)")
+    p.add_argument("--generate-nodes", type=int, default=None, metavar="M",
+                   help="generated nodes (default: pods/30, at least 1)")
+    p.add_argument("--pod-cidr", default="10.128.0.0/12", help="CIDR the generated nodes' pod CIDRs come from")
+    p.add_argument("--node-cidr", default="172.20.0.0/16", help="CIDR the generated nodes' addresses come from")
+    p.add_argument("--request-log", type=Path, default=None, metavar="FILE",
+                   help="append one JSON line per request answered (method, path, query, status, accept, size)")
     p.add_argument("--ready-file", type=Path, default=None, help="file written (with the URL) once serving")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -89,6 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         extra_groups=extra_groups,
         **kwargs,
     )
+    if args.generate_pods:
+        from .generate import generate_cluster
+
+        nodes = args.generate_nodes if args.generate_nodes is not None else max(1, args.generate_pods // 30)
+        emu.add_generated(
+            generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr, node_cidr=args.node_cidr)
+        )
+    if args.request_log:
+        log_file = args.request_log.open("a", encoding="utf-8", buffering=1)
+        fields = ("method", "path", "query", "status", "accept", "size")
+        emu.on_request(lambda rec: log_file.write(json.dumps({f: getattr(rec, f) for f in fields}) + "\n"))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

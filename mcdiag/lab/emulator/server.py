@@ -110,6 +110,10 @@ class RequestRecord:
     user: str | None = None
     body: Any = None
     content_type: str | None = None
+    #: The ``Accept`` header (``application/json;as=PartialObjectMetadataList;...`` for metadata only).
+    accept: str | None = None
+    #: Bytes of the response body sent.
+    size: int = 0
 
 
 @dataclass
@@ -163,7 +167,7 @@ class _FailRule:
 @dataclass
 class _Response:
     status: int
-    body: Any  # dict -> JSON, str -> text/plain
+    body: Any  # dict -> JSON, bytes -> JSON already encoded, str -> text/plain
     content_type: str | None = None
 
 
@@ -268,6 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(resp.body, (dict, list)):
             payload = json.dumps(resp.body).encode()
             ctype = resp.content_type or "application/json"
+        elif isinstance(resp.body, bytes):
+            payload = resp.body
+            ctype = resp.content_type or "application/json"
         else:
             payload = str(resp.body).encode()
             ctype = resp.content_type or "text/plain; charset=utf-8"
@@ -282,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             self.wfile.flush()
         finally:
-            emu._record(req, resp.status, user_agent)
+            emu._record(req, resp.status, user_agent, len(payload))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -354,6 +361,7 @@ class ApiEmulator:
         self._rules_lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._requests_lock = threading.Lock()
+        self._request_hooks: list[Callable[[RequestRecord], Any]] = []
         self._pod_logs: dict[tuple[str, str, str | None], str] = {}
         self._compacted_rv = 0
         self._stop_event = threading.Event()
@@ -562,11 +570,17 @@ class ApiEmulator:
         with self._requests_lock:
             self._requests.clear()
 
+    def on_request(self, callback: Callable[[RequestRecord], Any]) -> Callable[[RequestRecord], Any]:
+        """Call ``callback(record)`` after each request is answered (request logs of benchmarks)."""
+        with self._requests_lock:
+            self._request_hooks.append(callback)
+        return callback
+
     def writes(self) -> list[RequestRecord]:
         """Return the requests with method POST, PUT, PATCH or DELETE."""
         return [r for r in self.requests if r.method in WRITE_METHODS]
 
-    def _record(self, req: _Request, status: int, user_agent: str) -> None:
+    def _record(self, req: _Request, status: int, user_agent: str, size: int = 0) -> None:
         body = None
         if req.raw_body:
             try:
@@ -582,9 +596,16 @@ class ApiEmulator:
             req.user,
             body,
             req.headers.get("Content-Type"),
+            req.headers.get("Accept"),
+            size,
         )
         with self._requests_lock:
             self._requests.append(rec)
+            for callback in self._request_hooks:
+                try:
+                    callback(rec)
+                except Exception:
+                    log.exception("emulator on_request callback %r failed", callback)
 
     # -- object access for tests and the lab ----------------------------------------------
     def on_create(self, callback: Callable[[dict], Any]) -> Callable[[dict], Any]:
@@ -618,6 +639,14 @@ class ApiEmulator:
             return 1 if o.get("kind") == "Namespace" else 2
 
         return [self.add(o) for o in sorted(objs, key=rank)]
+
+    def add_generated(self, objs: Iterable[dict]) -> int:
+        """Store generated objects as they are, without copies or hooks (see :mod:`.generate`); returns the count.
+
+        The objects may share nested parts; the emulator never changes a stored object's
+        nested parts in place. For big clusters: 150,000 pods load in seconds.
+        """
+        return self.store.put_generated(objs)
 
     def _locate(
         self, api_version: str, kind_or_plural: str, namespace: str | None
@@ -884,6 +913,8 @@ class ApiEmulator:
                 return self._pod_log(req, namespace or "", name or "")
             if sub == "scale":
                 return _Response(200, _scale_of(obj))
+            if _wants_partial(req.headers.get("Accept"), listing=False):
+                return _Response(200, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
             return _Response(200, obj)
         if verb == "create":
             if name is not None or (rt.namespaced and namespace is None):
@@ -1032,31 +1063,59 @@ class ApiEmulator:
             return out
 
     def _list(self, req: _Request, rt: ResourceType, namespace: str | None) -> _Response:
+        """One list page, in time proportional to the objects it looks at (sorted index, resumable tokens)."""
         limit_text = req.query.get("limit") or "0"
         try:
             limit = int(limit_text)
         except ValueError:
             raise ApiError(400, "BadRequest", f"invalid limit {limit_text!r}") from None
+        partial = _wants_partial(req.headers.get("Accept"), listing=True)
         token = req.query.get("continue")
         start: tuple[str, str] | None = None
         if token:
             token_rv, start = _decode_continue(token)
             if token_rv < self._compacted_rv:
                 raise ApiError(410, "Expired", _EXPIRED)
-        with self.store.lock:
-            list_rv = token_rv if token else self.store.resource_version
-            items = self._select(req, rt, namespace, copies=False)
-            if start is not None:
-                items = [o for o in items if _sort_key(o) > start]
+        try:
+            labels = parse_label_selector(req.query.get("labelSelector"))
+            fields = parse_field_selector(req.query.get("fieldSelector"))
+        except SelectorError as e:
+            raise ApiError(400, "BadRequest", str(e)) from None
+        where = None
+        if labels or fields:
+
+            def where(o: dict) -> bool:
+                if not labels.matches_object(o):
+                    return False
+                return not fields or fields.matches({**o, "apiVersion": rt.api_version, "kind": rt.kind})
+
+        store = self.store
+        with store.lock:
+            list_rv = token_rv if token else store.resource_version
+            items, more = store.page(rt.group, rt.kind, namespace, after=start, limit=max(limit, 0), where=where)
             meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-            if limit > 0 and len(items) > limit:
-                meta["continue"] = _encode_continue(list_rv, _sort_key(items[limit - 1]))
-                meta["remainingItemCount"] = len(items) - limit
-                items = items[:limit]
-            items = [self._served(o, rt) for o in items]
-        return _Response(
-            200, {"kind": rt.list_kind_name, "apiVersion": rt.api_version, "metadata": meta, "items": items}
-        )
+            if more:
+                last = _sort_key(items[-1])
+                meta["continue"] = _encode_continue(list_rv, last)
+                if where is None:  # as kube-apiserver: unknown (left out) when a selector is used
+                    meta["remainingItemCount"] = store.count(rt.group, rt.kind, namespace, after=last)
+            if partial:
+                body = {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]} for o in items],
+                }
+            else:
+                body = {
+                    "kind": rt.list_kind_name,
+                    "apiVersion": rt.api_version,
+                    "metadata": meta,
+                    "items": [{**o, "apiVersion": rt.api_version, "kind": rt.kind} for o in items],
+                }
+            # Encoded under the lock: the page shares the stored objects, which writers replace.
+            payload = _dumps(body)
+        return _Response(200, payload)
 
     def _pod_log(self, req: _Request, namespace: str, name: str) -> _Response:
         container = req.query.get("container")
@@ -1093,6 +1152,57 @@ class ApiEmulator:
         out.setdefault("metadata", {})["creationTimestamp"] = None
         out["status"] = status
         return _Response(201, out)
+
+
+try:  # a fast encoder for big list pages when installed (the [lab] extra has it); the same JSON either way
+    import orjson
+
+    def _dumps(body: Any) -> bytes:
+        try:
+            return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # what orjson cannot encode, json answers as before
+            return json.dumps(body, separators=(",", ":")).encode()
+except ImportError:  # pragma: no cover - orjson is in the [lab] extra
+
+    def _dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+_PARTIAL_GROUP_VERSIONS = ("v1", "v1beta1")
+
+
+def _wants_partial(accept: str | None, *, listing: bool) -> bool:
+    """Whether ``Accept`` asks for metadata only; 406 when it accepts nothing the emulator serves.
+
+    Media ranges are tried in order, as kube-apiserver negotiates: a plain JSON (or any)
+    type is whole objects; ``as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`` (of a list)
+    or ``as=PartialObjectMetadata`` (of one object) is metadata only; other ``as=`` kinds
+    (``Table``) are not served.
+    """
+    if not accept:
+        return False
+    refused = []
+    for media in accept.split(","):
+        parts = [p.strip() for p in media.split(";")]
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        as_kind = params.get("as")
+        if not as_kind:
+            if parts[0] in ("application/json", "*/*", "application/*", "application/yaml") or parts[0].endswith("+json"):
+                return False
+            refused.append(parts[0])
+            continue
+        wanted = "PartialObjectMetadataList" if listing else "PartialObjectMetadata"
+        if as_kind == wanted and params.get("g") == "meta.k8s.io" and params.get("v") in _PARTIAL_GROUP_VERSIONS:
+            return True
+        refused.append(media.strip())
+    if any(not r.startswith("application/vnd.kubernetes.protobuf") for r in refused):
+        raise ApiError(
+            406,
+            "NotAcceptable",
+            f"only the following media types are accepted: application/json, "
+            f"application/json;as=PartialObjectMetadata{'List' if listing else ''};g=meta.k8s.io;v=v1 (got {accept!r})",
+        )
+    return False  # protobuf only: answered in JSON, as before
 
 
 def _not_served() -> ApiError:

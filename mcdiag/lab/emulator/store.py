@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sortedcontainers import SortedList
 
 log = logging.getLogger("mcdiag.lab.emulator")
 
@@ -494,6 +496,8 @@ class ObjectStore:
         self.minor = minor
         self.lock = threading.RLock()
         self._objects: dict[Key, dict] = {}
+        #: Per (group, kind): the (namespace, name) of every stored object, sorted (list pages and ranges).
+        self._index: dict[tuple[str, str], SortedList] = {}
         self._rv = 0
         self._extra = extra_group_types(extra_groups)
         self._registry: Registry | None = None
@@ -539,6 +543,22 @@ class ObjectStore:
         return group, rt.kind, rt
 
     # -- internal helpers ------------------------------------------------------------------
+    def _store(self, key: Key, obj: dict) -> None:
+        """Keep ``obj`` under ``key`` (and in the sorted index of its kind)."""
+        if key not in self._objects:
+            index = self._index.get(key[:2])
+            if index is None:
+                index = self._index[key[:2]] = SortedList()
+            index.add(key[2:])
+        self._objects[key] = obj
+
+    def _drop(self, key: Key) -> dict | None:
+        """Forget the object under ``key``; returns it (None when there was none)."""
+        obj = self._objects.pop(key, None)
+        if obj is not None:
+            self._index[key[:2]].discard(key[2:])
+        return obj
+
     def _key_for(self, obj: dict, rt: ResourceType | None, group: str) -> Key:
         meta = obj["metadata"]
         if rt is not None:
@@ -585,7 +605,7 @@ class ObjectStore:
             old = self._objects.get(key)
             seed = f"{self.name}/{group}/{kind}/{key[2]}/{key[3]}"
             self._stamp_new(obj, keep_existing=True, uid_seed=seed)
-            self._objects[key] = obj
+            self._store(key, obj)
             self._invalidate_if_crd(key)
             return ("update" if old else "create"), copy.deepcopy(obj)
 
@@ -598,6 +618,9 @@ class ObjectStore:
         self, group: str | None = None, kind: str | None = None, namespace: str | None = None
     ) -> list[dict]:
         """Return stored objects (not copies) matching the filters, sorted by (namespace, name)."""
+        if group is not None and kind is not None:
+            with self.lock:
+                return [self._objects[(group, kind, *k)] for k in self._range(group, kind, namespace)]
         with self.lock:
             items = [
                 (k, o)
@@ -609,6 +632,95 @@ class ObjectStore:
         items.sort(key=lambda kv: (kv[0][2], kv[0][3], kv[0][0], kv[0][1]))
         return [o for _, o in items]
 
+    def _range(self, group: str, kind: str, namespace: str | None, after: tuple[str, str] | None = None) -> Iterator:
+        """``(namespace, name)`` of the objects of a kind (in one namespace), in order, after ``after``."""
+        index = self._index.get((group, kind))
+        if not index:
+            return iter(())
+        if namespace is None:
+            if after is None:
+                return iter(index)
+            return index.irange(minimum=after, inclusive=(False, True))
+        low, high = (namespace, ""), (namespace, "\U0010ffff")
+        if after is not None and after >= low:
+            return index.irange(minimum=after, maximum=high, inclusive=(False, True))
+        return index.irange(minimum=low, maximum=high)
+
+    def count(self, group: str, kind: str, namespace: str | None = None, after: tuple[str, str] | None = None) -> int:
+        """How many objects of a kind (in one namespace) sort after ``after`` (all when None)."""
+        with self.lock:
+            index = self._index.get((group, kind))
+            if not index:
+                return 0
+            if namespace is None:
+                low, high = 0, len(index)
+            else:
+                low, high = index.bisect_left((namespace, "")), index.bisect_right((namespace, "\U0010ffff"))
+            if after is not None:
+                low = max(low, index.bisect_right(after))
+            return max(0, high - low)
+
+    def page(
+        self,
+        group: str,
+        kind: str,
+        namespace: str | None,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int = 0,
+        where: Callable[[dict], bool] | None = None,
+    ) -> tuple[list[dict], bool]:
+        """One list page: up to ``limit`` (0: all) stored objects (not copies) after ``after``.
+
+        Returns ``(items, more)``; ``more`` tells whether another matching object follows.
+        The cost is that of the objects looked at, not of every object stored.
+        """
+        with self.lock:
+            out: list[dict] = []
+            for k in self._range(group, kind, namespace, after):
+                obj = self._objects[(group, kind, *k)]
+                if where is not None and not where(obj):
+                    continue
+                if limit and len(out) == limit:
+                    return out, True
+                out.append(obj)
+            return out, False
+
+    def put_generated(self, objs: Iterable[dict]) -> int:
+        """Store objects as given, without copying them (bulk loads of generated objects).
+
+        Each object must carry apiVersion, kind and metadata.name; uid, resourceVersion and
+        creationTimestamp are stamped as :meth:`put` stamps them. The objects may share
+        nested parts (container specs, managed fields): nothing in the store mutates a
+        stored object's nested parts in place. No hooks run. Returns how many were stored.
+        """
+        n = 0
+        collecting = gc.isenabled()
+        gc.disable()  # millions of new containers: the cyclic collector would rescan them all, again and again
+        try:
+            n = self._put_generated(objs)
+        finally:
+            if collecting:
+                gc.enable()
+        return n
+
+    def _put_generated(self, objs: Iterable[dict]) -> int:
+        n = 0
+        with self.lock:
+            resolved: dict[tuple[str, str], tuple[str, str, ResourceType | None]] = {}
+            for obj in objs:
+                ak = (obj["apiVersion"], obj["kind"])
+                if ak not in resolved:
+                    resolved[ak] = self.resolve(*ak)
+                group, kind, rt = resolved[ak]
+                obj["kind"] = kind
+                key = self._key_for(obj, rt, group)
+                self._stamp_new(obj, keep_existing=True, uid_seed=f"{self.name}/{group}/{kind}/{key[2]}/{key[3]}")
+                self._store(key, obj)
+                self._invalidate_if_crd(key)
+                n += 1
+        return n
+
     def remove(self, group: str, kind: str, namespace: str | None, name: str) -> list[dict]:
         """Delete an object and what it owns (a namespace's objects, a CRD's resources).
 
@@ -616,19 +728,19 @@ class ObjectStore:
         """
         with self.lock:
             key = (group, kind, namespace or "", name)
-            obj = self._objects.pop(key, None)
+            obj = self._drop(key)
             if obj is None:
                 return []
             deleted: list[dict] = []
             if group == "" and kind == "Namespace":
                 for k in [k for k in self._objects if k[2] == name]:
-                    deleted.append(self._objects.pop(k))
+                    deleted.append(self._drop(k))
                     self._invalidate_if_crd(k)
             elif group == CRD_GROUP and kind == CRD_KIND:
                 spec = obj.get("spec") or {}
                 g, k_ = spec.get("group"), (spec.get("names") or {}).get("kind")
                 for k in [k for k in self._objects if k[0] == g and k[1] == k_]:
-                    deleted.append(self._objects.pop(k))
+                    deleted.append(self._drop(k))
             self._invalidate_if_crd(key)
             obj.setdefault("metadata", {})["deletionTimestamp"] = now_rfc3339()
             deleted.append(obj)
@@ -675,7 +787,7 @@ class ObjectStore:
                 meta["creationTimestamp"] = now_rfc3339()
                 return obj
             self._stamp_new(obj, keep_existing=False)
-            self._objects[key] = obj
+            self._store(key, obj)
             self._invalidate_if_crd(key)
             return obj
 
@@ -749,7 +861,7 @@ class ObjectStore:
             if dry_run:
                 return old, result
             result["metadata"]["resourceVersion"] = self._next_rv()
-            self._objects[key] = result
+            self._store(key, result)
             self._invalidate_if_crd(key)
             return old, result
 

@@ -1,0 +1,1 @@
+"""mcdiag's benchmarks: ``python -m benchmarks`` (see :mod:`benchmarks.run`)."""
