@@ -306,10 +306,10 @@ def _check_proxy(cluster: dict[str, Any], where: str) -> None:
     if scheme not in ("http", "https", "socks5", "socks5h"):
         raise UsageError(f"{where}: proxy-url {redact_text(str(proxy))!r} must be http://, https:// or socks5://")
     if scheme.startswith("socks"):
-        try:
-            import socks  # noqa: F401  (PySocks, urllib3's SOCKS support)
-        except ImportError:
-            raise UsageError(f"{where}: proxy-url is a SOCKS proxy, which needs PySocks (pip install pysocks)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("socks") is None:  # PySocks, urllib3's SOCKS support (optional)
+            raise UsageError(f"{where}: proxy-url is a SOCKS proxy, which needs PySocks (pip install pysocks)")
     remember(urlsplit(str(proxy)).password)
 
 
