@@ -327,7 +327,7 @@ class Session:
         self._cleaned = True
         self.observer.note("deleting probe pods and objects of this run")
         self._allow_cleanup()
-        problems = self.executor.cleanup()
+        problems = scrub(self.executor.cleanup())
         if not problems:
             return []
         return [f"cleanup: {p}" for p in problems] + [
@@ -347,7 +347,7 @@ class Session:
     def cluster_info(self, view: ClusterView) -> dict[str, Any]:
         """The facts about a cluster that reports show (each best effort, worked out once)."""
         if view.name not in self._infos:
-            self._infos[view.name] = cluster_info(view, self.runner.options if self.runner else {})
+            self._infos[view.name] = scrub(cluster_info(view, self.runner.options if self.runner else {}))
         return self._infos[view.name]
 
     def cluster_infos(self) -> list[dict[str, Any]]:
