@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import yaml
 
 from mcdiag.errors import ResourceUnavailable, UsageError
-from mcdiag.gather.redact import redact_text, remember
+from mcdiag.gather.redact import redact_text, remember, secret_name
 
 #: Largest kubeconfig file read (bytes): anything bigger is not a kubeconfig.
 MAX_KUBECONFIG = 16 << 20
@@ -380,7 +380,7 @@ def _exec_plugin(cfg: Any, base: str, server: str, cluster: dict[str, Any], time
     api_version = cfg.get("apiVersion") or "client.authentication.k8s.io/v1beta1"
     if not str(api_version).startswith("client.authentication.k8s.io/"):
         raise UsageError(f"{where}: users[].user.exec.apiVersion {api_version!r} is not client.authentication.k8s.io/*")
-    remember(*[str(e.get("value")) for e in env if e.get("value")])
+    remember(*[str(e.get("value")) for e in env if e.get("value") and secret_name(e["name"])])
     return ExecPlugin(
         command=command.strip(),
         args=[str(a) for a in args],
