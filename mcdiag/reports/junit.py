@@ -11,12 +11,14 @@ no ``disabled`` attribute, no properties on a testcase, and at most three decima
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite
 
 from mcdiag.model import Result, RunReport, Status
+from mcdiag.reports.files import write_report_file
 
 
 def _case(result: Result, fail_on_warn: bool = False) -> TestCase:
@@ -101,6 +103,6 @@ def write_junit(report: RunReport, path: Path) -> None:
     """Write the JUnit XML report to ``path``."""
     root = build_junit(report)
     ET.indent(root)
-    tmp = path.with_name(path.name + ".tmp")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True)
+    write_report_file(path, buffer.getvalue())

@@ -7,6 +7,7 @@ unwritable report path) still gets every report it can take.
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -151,3 +152,30 @@ def test_rbac_prints_valid_roles(workdir):
         assert docs[0]["kind"] == "ClusterRole" and all(d["kind"] in ("ClusterRole", "Role") for d in docs)
         verbs = {v for d in docs for r in d["rules"] for v in r["verbs"]}
         assert ("create" in verbs) == (mode == "--active")
+
+
+def test_report_into_a_fifo_and_through_a_symlink(healthy, workdir):
+    """--junit-xml names a FIFO a reader waits on, --json a symlink: both are written into, neither replaced
+    (a rename over them, as root over /dev/stdout or /dev/null, would replace a device for the whole host)."""
+    import os
+    import threading
+
+    _, kcs = healthy
+    fifo = workdir / "junit.pipe"
+    os.mkfifo(fifo)
+    (workdir / "real").mkdir()
+    (workdir / "real" / "out.json").write_text("")
+    (workdir / "link.json").symlink_to(workdir / "real" / "out.json")
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    run = execute(["all", "--passive", "--cluster", f"east={kcs['east']}", "--junit-xml", str(fifo), "--json",
+                   str(workdir / "link.json")], workdir, bound=30)
+    reader.join(10)
+    expect = Expect(0, stderr=r"reports: ", reports=False)
+    obs = judge("report-into-fifo-and-symlink", "command line", "--junit-xml names a FIFO, --json a symlink", expect,
+                [run], bound=30)
+    assert obs.ok, obs.problems
+    assert got and got[0].startswith(b"<?xml") and b"api-access" in got[0]
+    assert fifo.is_fifo() and (workdir / "link.json").is_symlink()
+    assert json.loads((workdir / "real" / "out.json").read_text())["results"]
