@@ -599,6 +599,9 @@ def _network_error(exc: Exception, source: LiveSource, timeout: float, what: str
             "connection refused, nothing listens there" if "refused" in text.lower() else exc.__class__.__name__
         )
         hint = "Check the kubeconfig's proxy-url: the proxy must be running and reachable from here."
+    elif isinstance(exc, urllib3.exceptions.DecodeError):
+        reason = f"{prefix}the answer from {server} could not be decoded (a broken Content-Encoding)"
+        prefix, hint = "", _server_hint()
     elif isinstance(exc, urllib3.exceptions.ReadTimeoutError) or "Read timed out" in text:
         reason = f"the API server at {server} accepted the connection but did not answer within {timeout:g}s"
     elif "refused" in text.lower():  # before timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
