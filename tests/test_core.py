@@ -353,3 +353,36 @@ def test_reports_are_written_before_the_terminal_that_cannot_print(emulate, tmp_
     assert b"Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode == 0 and b"api-access" in proc.stdout
     assert json.loads((tmp_path / "r" / "mcdiag.json").read_text())["results"]
+
+
+def test_pods_are_redacted_where_a_pod_can_hold_a_secret():
+    """Pods take a fast path (only their fields that can hold a secret): each such field, planted."""
+    from mcdiag.gather.redact import redact_in_place
+
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"app": "x", "example.com/api-token": "S3CRET-label"},
+                     "annotations": {"note": "token=S3CRET-ann", "example.com/privkey": "S3CRET-key"}},
+        "spec": {
+            "initContainers": [{"name": "i", "command": ["sh", "-c", "login --password S3CRET-init"]}],
+            "containers": [{
+                "name": "c", "image": "x",
+                "args": ["--broker-url=https://u:S3CRET-arg@broker", "-t", "S3CRET-flag"],
+                "env": [{"name": "DB_PASSWORD", "value": "S3CRET-env"}, {"name": "URL", "value": "https://a:S3CRET-url@h"}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 80,
+                                               "httpHeaders": [{"name": "Authorization", "value": "Bearer S3CRET-probe"}]}},
+                "lifecycle": {"preStop": {"exec": {"command": ["curl", "-u", "x", "https://u:S3CRET-hook@h"]}}},
+            }],
+            "volumes": [{"name": "v", "csi": {"driver": "d", "volumeAttributes": {"storageAccountKey": "S3CRET-csi"}}},
+                        {"name": "f", "flexVolume": {"driver": "d", "options": {"password": "S3CRET-flex"}}}],
+        },
+        "status": {
+            "message": "evicted: password=S3CRET-status",
+            "conditions": [{"type": "Ready", "status": "False", "message": "probe failed for https://u:S3CRET-cond@h"}],
+            "containerStatuses": [{"name": "c", "lastState": {"terminated": {
+                "exitCode": 1, "message": "panic: cannot reach postgres://app:S3CRET-term@db/x"}}}],
+        },
+    }
+    text = json.dumps(redact_in_place(pod))
+    assert "S3CRET" not in text, [w for w in text.split('"') if "S3CRET" in w]
+    assert pod["spec"]["containers"][0]["image"] == "x" and pod["metadata"]["labels"]["app"] == "x"

@@ -72,10 +72,10 @@ _FLAG_VALUE = re.compile(
     r"((?:^|(?<=[\s\"'\[,(]))(?:" + _FLAG_NAMES + r")(?:[ \t]+|=|[\"']\s*,\s*[\"']))(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',\]);]+)",
     re.IGNORECASE,
 )
-_KEY_VALUE = re.compile(
-    r"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<q>[\"']?)(?P<sep>[ \t]*[=:][ \t]*)"
-    r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;&}\]]+)"
-)
+_KEY_SEP = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<q>[\"']?)(?P<sep>[ \t]*[=:][ \t]*)")
+_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;&}\]]+")
+#: camelCase names ending in Key (storageAccountKey, sharedKey): a key's value, not a key's name.
+_CAMEL_KEY = re.compile(r"[a-z0-9](Key|KEY)$")
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?(?:-----END \1-----|$)")
 _PEM_B64 = re.compile(r"LS0tLS1CRUdJT[A-Za-z0-9+/]{8,}={0,2}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -106,6 +106,8 @@ def _key_class(key: str) -> int:
         return _SKIP
     if key.strip().lower() in ("pass", "pwd", "pass_", "_pass"):  # a count of passes, the working directory
         return _PLAIN
+    if _CAMEL_KEY.search(key) and not _SAFE_KEY.search(key):
+        return _SECRET
     if _SECRET_KEY.search(key) and not _SAFE_KEY.search(key):
         return _SECRET
     return _PLAIN
@@ -198,13 +200,24 @@ def _plain_value(value: str) -> bool:
     return value.strip("\"'").lower() in _PLAIN_VALUES or value.isdigit()
 
 
-def _key_value(match: re.Match[str]) -> str:
-    key = match.group("key")
-    if not secret_name(key) or _plain_value(match.group("val")):
-        return match.group(0)
-    if match.group("val").startswith("//"):  # a URL's scheme, not a key
-        return match.group(0)
-    return f"{key}{match.group('q')}{match.group('sep')}{REDACTED}"
+def _key_values(text: str) -> str:
+    """``KEY=VALUE`` and ``key: value`` with a secret-like key: the value redacted (a key that is not secret-like
+    does not swallow its value, so ``evicted: password=X`` still finds ``password``).
+    """
+    out: list[str] = []
+    pos = 0
+    for m in _KEY_SEP.finditer(text):
+        if m.start() < pos or not secret_name(m.group("key")):
+            continue
+        value = _VALUE.match(text, m.end())
+        if value is None or _plain_value(value.group(0)) or value.group(0).startswith("//"):  # //: a URL's scheme
+            continue
+        out += [text[pos:m.end()], REDACTED]
+        pos = value.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _flag_value(match: re.Match[str]) -> str:
@@ -241,10 +254,13 @@ def redact_text(text: str, command: bool = False) -> str:
         text = _USERINFO.sub(_userinfo, text)
     if "-" in text:
         text = _FLAG_VALUE.sub(_flag_value_always if command else _flag_value, text)
-    text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-    text = _BASIC.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    low = text.lower()
+    if "bearer" in low:
+        text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    if "basic" in low:
+        text = _BASIC.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     if "=" in text or ":" in text:
-        text = _KEY_VALUE.sub(_key_value, text)
+        text = _key_values(text)
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
     return text
@@ -277,6 +293,9 @@ def redact_in_place(obj: Any) -> Any:
             for key in ("data", "stringData"):
                 if key in obj:
                     obj[key] = {k: REDACTED for k in (obj[key] or {})} if isinstance(obj[key], dict) else REDACTED
+        elif kind == "Pod" and _pod_shaped(obj):
+            _redact_pod(obj)  # the biggest lists: only the fields of a pod that can hold a secret
+            return obj
         elif kind == "ConfigMap" and isinstance(obj.get("data"), dict):
             data = obj["data"]
             for key, value in data.items():
@@ -316,7 +335,10 @@ def _action(key: Any) -> int:
 
 def _walk_dict(d: dict) -> None:
     if "value" in d and type(d["value"]) is str and type(d.get("name")) is str:  # env {name: X, value: ...}
-        d["value"] = REDACTED if secret_name(d["name"]) else redact_text(d["value"])
+        if secret_name(d["name"]):
+            d["value"] = REDACTED
+        elif _suspicious(d["value"]):
+            d["value"] = redact_text(d["value"])
     actions = _ACTIONS
     for key, item in d.items():
         action = actions.get(key)
@@ -337,7 +359,7 @@ def _walk_dict(d: dict) -> None:
                 _annotations(item)
             elif action == _A_LABELS:
                 for name, value in item.items():  # label values cannot hold a shape; a secret-named label can
-                    if type(value) is str and secret_name(name.rsplit("/", 1)[-1]):
+                    if type(value) is str and secret_name(name):
                         item[name] = REDACTED
             else:
                 _walk_dict(item)
@@ -349,13 +371,82 @@ def _walk_dict(d: dict) -> None:
             _walk_list(d[key])
 
 
+#: A container's fields that can hold a secret (the rest name images, ports, mounts and resources).
+_CONTAINER_FIELDS = ("env", "args", "command", "lifecycle", "workingDir")
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+#: Volume sources with free-form values (the others name Secrets, paths and servers).
+_VOLUME_FREE_FORM = ("flexVolume", "csi")
+_STATE_MESSAGES = ("waiting", "running", "terminated")
+
+
+def _walk_field(parent: dict, field: str) -> None:
+    """Redact ``parent[field]`` as a field of that name (its key decides, as anywhere)."""
+    holder = {field: parent[field]}
+    _walk_dict(holder)
+    parent[field] = holder[field]
+
+
+def _pod_shaped(obj: dict) -> bool:
+    return all(type(obj.get(k, {})) is dict for k in ("metadata", "spec", "status"))
+
+
+def _redact_pod(pod: dict) -> None:
+    """A pod: annotations, secret-named labels, containers' env/args/command/probes/lifecycle, volumes, and the
+    status messages (conditions, container states). Everything else in a pod names, counts or places.
+    """
+    meta = pod.get("metadata") or {}
+    if type(meta.get("annotations")) is dict:
+        _annotations(meta["annotations"])
+    labels = meta.get("labels")
+    if type(labels) is dict:
+        for name, value in labels.items():
+            if type(value) is str and secret_name(name):
+                labels[name] = REDACTED
+    spec = pod.get("spec") or {}
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(group) or ():
+            if type(container) is not dict:
+                continue
+            for field in _CONTAINER_FIELDS:
+                if container.get(field):
+                    _walk_field(container, field)
+            for field in _PROBES:  # an exec command, or an Authorization header
+                probe = container.get(field)
+                if type(probe) is dict and (probe.get("exec") or (probe.get("httpGet") or {}).get("httpHeaders")):
+                    _walk_field(container, field)
+    for volume in spec.get("volumes") or ():
+        if type(volume) is dict:
+            for source in _VOLUME_FREE_FORM:
+                if volume.get(source):
+                    _walk_field(volume, source)
+    status = pod.get("status") or {}
+    for key in ("message", "reason", "nominatedNodeName"):
+        if type(status.get(key)) is str and _suspicious(status[key]):
+            status[key] = redact_text(status[key])
+    for condition in status.get("conditions") or ():
+        if type(condition) is dict and type(condition.get("message")) is str and _suspicious(condition["message"]):
+            condition["message"] = redact_text(condition["message"])
+    for group in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for cs in status.get(group) or ():
+            if type(cs) is not dict:
+                continue
+            for which in ("state", "lastState"):
+                state = cs.get(which)
+                if type(state) is not dict:
+                    continue
+                for phase in _STATE_MESSAGES:
+                    detail = state.get(phase)
+                    if type(detail) is dict and type(detail.get("message")) is str and _suspicious(detail["message"]):
+                        detail["message"] = redact_text(detail["message"])
+
+
 def _annotations(annotations: dict) -> None:
     for key, value in annotations.items():
         if not isinstance(value, str):
             continue
-        if key in _DROP_ANNOTATIONS or secret_name(key.rsplit("/", 1)[-1]):
+        if key in _DROP_ANNOTATIONS or secret_name(key):
             annotations[key] = REDACTED
-        else:
+        elif _suspicious(value):
             annotations[key] = redact_text(value)
 
 

@@ -156,7 +156,8 @@ def test_rbac_prints_valid_roles(workdir):
 
 def test_report_into_a_fifo_and_through_a_symlink(healthy, workdir):
     """--junit-xml names a FIFO a reader waits on, --json a symlink: both are written into, neither replaced
-    (a rename over them, as root over /dev/stdout or /dev/null, would replace a device for the whole host)."""
+    (a rename over them, as root over /dev/stdout or /dev/null, would replace a device for the whole host).
+    """
     import os
     import threading
 

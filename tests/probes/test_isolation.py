@@ -58,14 +58,15 @@ def test_namespace_and_device_names_are_unique_per_test():
     assert 'f"mcdiag-t-{role}-{self.worker}{self.tag}"' in conftest
     assert "uuid.uuid4()" in conftest and "PYTEST_XDIST_WORKER" in conftest
     for path in SOURCES:
-        for lineno, func, args in _calls(path):
+        for lineno, _func, args in _calls(path):
             if args[:3] == ["ip", "netns", "add"] and not any("{" in a for a in args):
                 assert "uuid" in path.read_text(), f"{path.name}:{lineno}: a fixed namespace name"
 
 
 def test_listeners_that_expect_data_wait_generously():
     """A listener returns at its first match, so a long timeout costs nothing when the datagram comes; a short
-    one fails when a busy machine takes seconds to start the sender (the flake CI saw under load)."""
+    one fails when a busy machine takes seconds to start the sender (the flake CI saw under load).
+    """
     udp = (HERE / "test_udp.py").read_text()
     receive = float(re.search(r'^RECEIVE = "(\d+(?:\.\d+)?)"', udp, re.M).group(1))
     assert receive >= 20
