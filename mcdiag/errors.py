@@ -10,7 +10,8 @@ class UsageError(Exception):
 class ResourceUnavailable(Exception):
     """A resource list could not be read. The runner turns it into a result.
 
-    ``kind`` is one of ``forbidden`` (403), ``unauthorized`` (401),
+    ``kind`` is one of ``forbidden`` (403), ``unauthorized`` (401), ``credentials``
+    (the kubeconfig's exec credential plugin is missing, failed or timed out),
     ``not-served`` (CRD or API group not installed: the check skips),
     ``unreachable`` (connection refused, timeout) or ``error`` (anything else).
     """

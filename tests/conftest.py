@@ -219,13 +219,13 @@ class StoreSource:
 
     live = False
 
-    def __init__(self, objects: list[dict[str, Any]], version: str = "v1.29.3", extra_groups: Any = ()):
+    def __init__(self, objects: list[dict[str, Any]], version: str = "v1.29.3", extra_groups: Any = (), name: str = "memory"):
         from mcdiag.lab.emulator.server import _version_info
         from mcdiag.lab.emulator.store import ObjectStore
 
         self._version = _version_info(version, None)
         minor = int("".join(ch for ch in str(self._version["minor"]) if ch.isdigit()))
-        self.store = ObjectStore("memory", minor, extra_groups or ())
+        self.store = ObjectStore(name, minor, extra_groups or ())  # the name seeds UIDs: one per cluster
         for obj in objects:
             self.store.put(obj)
         self.forbidden: set[str] = set()
@@ -283,7 +283,7 @@ def memory():
         views = []
         for name, objects in clusters.items():
             per = source_options.get(name) if isinstance(source_options.get(name), dict) else source_options
-            source = StoreSource(objects, **{k: v for k, v in per.items() if k in ("version", "extra_groups")})
+            source = StoreSource(objects, name=name, **{k: v for k, v in per.items() if k in ("version", "extra_groups")})
             source.forbidden = set((forbid or {}).get(name, ()))
             spec = ClusterSpec(None, name=name, explicit_name=True, server=f"memory://{name}", resolved_context=f"{name}-ctx")
             views.append(ClusterView(spec, source, provider_override=options.provider))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -278,3 +279,110 @@ def test_malformed_objects_are_results_not_crashes(emulate, mcdiag):
     crashes = [r for r in run.json["results"] if "internal error" in r["message"]]
     assert crashes == []
     assert run.code == 1  # the damage is diagnosed, not ignored
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: redaction by value and shape, the libraries' logging, the terminal
+# ---------------------------------------------------------------------------------------------
+SHAPES = [
+    ("https://admin:S3CRET-a@127.0.0.1:6443/api", "S3CRET-a"),
+    ("SUBMARINER_BROKER_URL=https://admin:S3CRET-b@broker:6443", "S3CRET-b"),
+    ("--broker-url=https://u:S3CRET-c@h", "S3CRET-c"),
+    ("joined with token=S3CRET-d yesterday", "S3CRET-d"),
+    ("netclient join -t S3CRET-e -n net", "S3CRET-e"),
+    ("masterkey: S3CRET-f", "S3CRET-f"),
+    ("Authorization: Bearer S3CRET-g-long", "S3CRET-g-long"),
+    ("exec: process returned 1 ... --token S3CRET-h", "S3CRET-h"),
+    ('["agent","--token","S3CRET-i","--node-ip","10.0.0.3"]', "S3CRET-i"),
+    ("BROKER_PASS=S3CRET-j", "S3CRET-j"),
+    ("postgres://user:S3CRET-k@db:5432/x", "S3CRET-k"),
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.S3CRETlSIG", "S3CRETlSIG"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SHAPES, ids=[s for _, s in SHAPES])
+def test_redaction_by_shape(text, secret):
+    from mcdiag.gather.redact import redact_text
+
+    out = redact_text(text)
+    assert secret not in out and "<redacted>" in out
+
+
+def test_redaction_keeps_what_is_not_secret():
+    from mcdiag.gather.redact import redact_text
+
+    for text in ("iptables -t nat -A POSTROUTING", "docker-pullable://nginx@sha256:abc", "passive: 3 pass, 0 fail",
+                 "--use-service-account-credentials=true", "https://10.0.0.1:6443", "forward . 10.96.0.10"):
+        assert redact_text(text) == text
+
+
+def test_netmaker_token_network_survives_for_facts():
+    """A fact can learn a Netmaker token's network before redaction; the key never leaves."""
+    import base64
+
+    from mcdiag.gather.redact import netmaker_token_fields, redact
+
+    token = base64.b64encode(json.dumps({"network": "dc1-k3s", "key": "S3CRET-nm", "apiconnstring": "x:443"}).encode()).decode()
+    assert netmaker_token_fields(token) == {"network": "dc1-k3s", "apiconnstring": "x:443"}
+    env = redact({"env": [{"name": "TOKEN", "value": token}, {"name": "JOIN", "value": f"netclient join -t {token}"}]})
+    assert token not in json.dumps(env) and "S3CRET-nm" not in json.dumps(env)
+
+
+def test_library_logging_is_captured_and_redacted(emulate, mcdiag):
+    """A client library's own `logging.error(...)` with a credential in it: printed once, redacted, never raw."""
+    import logging
+
+    from mcdiag.gather.redact import capture_library_logging
+
+    clusters = emulate(DISJOINT)
+    run = mcdiag("run", "api-access", *clusters.args())  # main() routes every logger through the redaction
+    handler = capture_library_logging()
+    logging.getLogger("kubernetes.config").error("exec: process returned 1. --token S3CRET-from-a-library")
+    logging.getLogger("urllib3.connectionpool").warning("Retrying with Authorization: Bearer S3CRET-bearer-log")
+    assert all("S3CRET" not in line for line in handler.records)
+    assert any("--token <redacted>" in line for line in handler.records)
+    assert "S3CRET" not in run.out + run.err
+
+
+def test_reports_are_written_before_the_terminal_that_cannot_print(emulate, tmp_path):
+    """An ASCII-only terminal and a lone surrogate in the data: files first, then a terminal report that replaces."""
+    clusters = emulate({"east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16")})
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "NO_COLOR": "1"}
+    proc = subprocess.run([sys.executable, "-m", "mcdiag", "all", "--passive", *clusters.args(), "--report-dir",
+                           str(tmp_path / "r")], capture_output=True, env=env, timeout=120)
+    assert b"Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode == 0 and b"api-access" in proc.stdout
+    assert json.loads((tmp_path / "r" / "mcdiag.json").read_text())["results"]
+
+
+def test_pods_are_redacted_where_a_pod_can_hold_a_secret():
+    """Pods take a fast path (only their fields that can hold a secret): each such field, planted."""
+    from mcdiag.gather.redact import redact_in_place
+
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"app": "x", "example.com/api-token": "S3CRET-label"},
+                     "annotations": {"note": "token=S3CRET-ann", "example.com/privkey": "S3CRET-key"}},
+        "spec": {
+            "initContainers": [{"name": "i", "command": ["sh", "-c", "login --password S3CRET-init"]}],
+            "containers": [{
+                "name": "c", "image": "x",
+                "args": ["--broker-url=https://u:S3CRET-arg@broker", "-t", "S3CRET-flag"],
+                "env": [{"name": "DB_PASSWORD", "value": "S3CRET-env"}, {"name": "URL", "value": "https://a:S3CRET-url@h"}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 80,
+                                               "httpHeaders": [{"name": "Authorization", "value": "Bearer S3CRET-probe"}]}},
+                "lifecycle": {"preStop": {"exec": {"command": ["curl", "-u", "x", "https://u:S3CRET-hook@h"]}}},
+            }],
+            "volumes": [{"name": "v", "csi": {"driver": "d", "volumeAttributes": {"storageAccountKey": "S3CRET-csi"}}},
+                        {"name": "f", "flexVolume": {"driver": "d", "options": {"password": "S3CRET-flex"}}}],
+        },
+        "status": {
+            "message": "evicted: password=S3CRET-status",
+            "conditions": [{"type": "Ready", "status": "False", "message": "probe failed for https://u:S3CRET-cond@h"}],
+            "containerStatuses": [{"name": "c", "lastState": {"terminated": {
+                "exitCode": 1, "message": "panic: cannot reach postgres://app:S3CRET-term@db/x"}}}],
+        },
+    }
+    text = json.dumps(redact_in_place(pod))
+    assert "S3CRET" not in text, [w for w in text.split('"') if "S3CRET" in w]
+    assert pod["spec"]["containers"][0]["image"] == "x" and pod["metadata"]["labels"]["app"] == "x"

@@ -76,3 +76,38 @@ def test_healthy_netmaker_pair_passes_or_skips_with_reasons(emulate, mcdiag):
         assert run.status(check, "dc1") == run.status(check, "cloud") == "pass"
     assert {c["provider"] for c in run.json["clusters"]} == {"netmaker"}
     assert {c["cni"] for c in run.json["clusters"]} == {"flannel"}
+
+
+def test_transient_answers_are_retried_with_gets_only(emulate, mcdiag):
+    """One 503 on /version and one on list nodes: retried (GET only), and the run passes as if nothing happened."""
+    clusters = start_pair(emulate, "netmaker")
+    emu = clusters.emulators["dc1"]
+    emu.fail(r"^/version$", 503, times=1)
+    emu.fail(r"^/api/v1/nodes$", 503, times=1)
+    run = mcdiag("all", "--passive", *clusters.args())
+    assert run.code == 0, [(r["check"], r["message"]) for r in run.json["results"] if r["status"] == "error"]
+    assert run.status("api-access", "dc1") == "pass"
+    assert all(r.method == "GET" for r in emu.requests)
+    assert [r.status for r in emu.requests if r.path == "/version"][:2] == [503, 200]
+
+
+def test_expired_continue_token_relists_once(emulate, mcdiag, monkeypatch):
+    """A 410 on a continue token (an etcd compaction while paging): the list is read again from the start, once."""
+    monkeypatch.setattr("mcdiag.gather.api.PAGE_SIZE", 2)
+    clusters = start_pair(emulate, "netmaker")
+    emu = clusters.emulators["dc1"]
+    original = emu._handle
+    state = {"done": False}
+
+    def expire_first_continue(req):
+        if req.path == "/api/v1/pods" and "continue" in req.query and not state["done"]:
+            state["done"] = True
+            emu.expire_continue_tokens()
+        return original(req)
+
+    monkeypatch.setattr(emu, "_handle", expire_first_continue)
+    run = mcdiag("all", "--passive", *clusters.args())
+    pods = [r for r in emu.requests if r.path == "/api/v1/pods"]
+    assert 410 in [r.status for r in pods]
+    assert len([r for r in pods if "continue" not in r.query]) == 2  # the first page, then the relist
+    assert run.status("api-access", "dc1") == "pass" and run.json["summary"]["error"] == 0

@@ -7,6 +7,7 @@ import sys
 
 from mcdiag.active.executor import cleanup_leftovers
 from mcdiag.cli.flags import add_flags
+from mcdiag.cli.output import say
 from mcdiag.run.options import CLUSTERS, Options
 
 
@@ -37,8 +38,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         source = load_cluster(spec, options.request_timeout)
         deleted, problems = cleanup_leftovers(source, args.run_id)
         where = spec.resolved_context or spec.server
-        print(f"{where}: deleted {len(deleted)} object(s)" + (": " + ", ".join(deleted) if deleted else ""))
+        say(f"{where}: deleted {len(deleted)} object(s)" + (": " + ", ".join(deleted) if deleted else ""), sys.stdout)
         for problem in problems:
-            print(f"mcdiag: {where}: {problem}", file=sys.stderr)
+            say(f"mcdiag: {where}: {problem}")
             status = 1
     return status

@@ -37,33 +37,46 @@ def _check_output(path: Path) -> None:
 
 def cmd_gather(args: argparse.Namespace) -> int:
     """Gate and name the clusters as ``mcdiag all`` does, run the passive checks, save what they read."""
-    from mcdiag.gather.snapshot import MANIFEST, save_snapshot
-    from mcdiag.run.session import Session, reads_of
+    from mcdiag.cli.output import interrupts, say
+    from mcdiag.run.session import Session
 
     out = Path(args.output)
     _check_output(out)
     session = Session(Options.from_values(args, passive=True))
     for problem in session.registry.problems:
-        print(f"mcdiag: warning: {problem}", file=sys.stderr)
+        say(f"mcdiag: warning: {problem}")
     # Running the passive checks (results discarded) records whatever they read, declared or not.
-    report = session.run()
+    with interrupts(session.interrupt):
+        report = session.run()
+        return _save(out, session, report)
+
+
+def _save(out: Path, session: Any, report: Any) -> int:
+    from mcdiag.cli.output import say
+    from mcdiag.gather.snapshot import MANIFEST, save_snapshot
+    from mcdiag.run.session import reads_of
+
     views = session.views
     declared = {r.key for r in reads_of(session.checks)}
     undeclared = sorted({k for v in views for k in v.recorded()["lists"] if k not in declared})
     notes = [f"read without being declared in a check's reads: {', '.join(undeclared)}"] if undeclared else []
+    notes += list(report.notes)
     if report.interrupted:
         notes.append("interrupted: some checks did not finish, so the snapshot may lack lists they would have read")
     try:
         manifest = save_snapshot(out, views, checks=[c.id for c in session.checks], notes=notes)
     except RuntimeError as exc:
-        print(f"mcdiag: error: {exc}", file=sys.stderr)
+        say(f"mcdiag: error: {exc}")
         shutil.rmtree(out, ignore_errors=True)
+        return 1
+    except OSError as exc:
+        say(f"mcdiag: error: cannot write the snapshot to {out}: {exc.strerror or exc}")
         return 1
     for entry in manifest["clusters"]:
         state = f"unreachable: {entry['unreachable']}" if entry["unreachable"] else f"{entry['objects']} objects"
-        print(f"{entry['name']}: {entry['lists']} lists saved to {out / entry['dir']} ({state})")
+        say(f"{entry['name']}: {entry['lists']} lists saved to {out / entry['dir']} ({state})", sys.stdout)
     for note in notes:
-        print(f"mcdiag: note: {note}", file=sys.stderr)
-    print(f"snapshot: {out / MANIFEST}; run the checks offline with `mcdiag all --from-snapshot {out}`")
+        say(f"mcdiag: note: {note}")
+    say(f"snapshot: {out / MANIFEST}; run the checks offline with `mcdiag all --from-snapshot {out}`", sys.stdout)
     unreachable = [e["name"] for e in manifest["clusters"] if e["unreachable"]]
     return 1 if unreachable or report.interrupted else 0

@@ -1,8 +1,15 @@
 """The ``mcdiag`` command line: ``all``, ``run``, ``list``, and the sub-commands of their own modules.
 
 Exit codes: 0 no fail and no error; 1 at least one fail or error (an
-unreachable API server included); 2 the invocation itself is unusable, with a
-one-line reason and no traceback.
+unreachable API server included, and a run that was interrupted or reached its
+time limit); 2 the invocation itself is unusable, with a one-line reason and no
+traceback.
+
+From the first moment a run holds its own SIGINT and SIGTERM: they stop it
+within a second or two and the reports are still written (files first, then the
+terminal, which never fails on characters it cannot encode). Every line printed
+passes through :mod:`mcdiag.gather.redact`, and so does the client libraries'
+own logging.
 
 ``mcdiag probe`` and ``mcdiag lab`` are dispatched to their own parsers only
 when named, so a run never imports the probes (scapy) or the lab.
@@ -14,10 +21,12 @@ import argparse
 import importlib
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from mcdiag.cli.flags import Parser, add_flags
+from mcdiag.cli.output import interrupts, say
 from mcdiag.errors import UsageError
 from mcdiag.model import KNOWN_TAGS, RunReport
 from mcdiag.run.options import PROVIDERS, Options
@@ -102,12 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
     p_list.set_defaults(func=cmd_list)
 
-    from mcdiag.cli import cleanup, completion, explain, gather
+    from mcdiag.cli import cleanup, completion, explain, gather, rbac
 
     explain.register(sub)
     completion.register(sub, parser)
     gather.register(sub)
     cleanup.register(sub)
+    rbac.register(sub)
     for name, (_module, helptext) in LAZY_COMMANDS.items():
         sub.add_parser(name, help=helptext, add_help=False)
     return parser
@@ -144,14 +154,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     session = Session(options, observer=progress)
     for problem in session.registry.problems:
-        print(f"mcdiag: warning: {problem}", file=sys.stderr)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        report = session.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        progress.done()  # the live display is gone before anything of the report is printed
-    return finish(report, args)
+        say(f"mcdiag: warning: {problem}")
+    with interrupts(session.interrupt):
+        try:
+            report = session.run()
+        finally:
+            progress.done()  # the live display is gone before anything of the report is printed
+        return finish(report, args)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -159,33 +168,51 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def finish(report: RunReport, args: argparse.Namespace) -> int:
-    """Print the terminal report, write the files, and return the exit code."""
+    """Write the report files, then print the terminal report; return the exit code.
+
+    Files come first, so nothing on the terminal can cost a report; the
+    terminal report replaces characters the terminal cannot encode.
+    """
     from mcdiag.reports import render_terminal, write_reports
     from mcdiag.reports.terminal import use_colour
 
+    code = report.exit_code
+    if report.interrupted:
+        code = max(code, 1)
     json_stdout = args.output == "json" or str(args.json) == "-"
     text_stream = sys.stderr if json_stdout else sys.stdout
-    print(render_terminal(report, colour=use_colour(text_stream), verbose=not args.quiet, evidence=args.verbose),
-          file=text_stream)
+    written: dict[str, Path] = {}
+    problems: list[str] = []
+    if not args.no_report_files:  # files first: nothing on the terminal can cost a report
+        try:
+            written, problems = write_reports(
+                report, report_dir=Path(args.report_dir), json_path=None if str(args.json) == "-" else args.json,
+                junit_path=args.junit_xml, html_path=args.html, json_file=str(args.json) != "-",
+            )
+        except Exception as exc:  # a writer's own failure must not cost the terminal report
+            problems = [f"cannot write the reports: {exc.__class__.__name__}: {exc}"]
+    try:
+        text = render_terminal(report, colour=use_colour(text_stream), verbose=not args.quiet, evidence=args.verbose)
+    except Exception as exc:
+        text = f"mcdiag: the terminal report failed ({exc.__class__.__name__}); summary: {report.summary}"
+    say(text, text_stream)
     for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+        say(f"note: {note}")
     if json_stdout:
         import json
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
-        sys.stdout.flush()
-    if not args.no_report_files:
-        written, problems = write_reports(
-            report, report_dir=Path(args.report_dir), json_path=None if str(args.json) == "-" else args.json,
-            junit_path=args.junit_xml, html_path=args.html, json_file=str(args.json) != "-",
-        )
-        for problem in problems:
-            print(f"mcdiag: {problem}", file=sys.stderr)
-        if written:
-            print("reports: " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
-        if problems:
-            return max(report.exit_code, 1)
-    return report.exit_code
+        try:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+            sys.stdout.flush()
+        except UnicodeEncodeError:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=True) + "\n")
+    for problem in problems:
+        say(f"mcdiag: {problem}")
+    if written:
+        say("reports: " + ", ".join(str(p) for p in written.values()))
+    if problems:
+        return max(code, 1)
+    return code
 
 
 def _run_lazy(argv: list[str]) -> int:
@@ -207,20 +234,38 @@ def _run_lazy(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mcdiag`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from mcdiag.gather.redact import capture_library_logging
+
+    capture_library_logging()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
         if argv and argv[0] in LAZY_COMMANDS:
             return _run_lazy(argv)
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"mcdiag: error: {exc}", file=sys.stderr)
+        say(f"mcdiag: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("mcdiag: interrupted", file=sys.stderr)
+        say("mcdiag: interrupted")
         return 130
     except BrokenPipeError:  # `mcdiag list | head`: the reader left; nothing more to say
         sys.stdout = None  # type: ignore[assignment]
         return 0
+    except RecursionError:
+        say("mcdiag: error: an input is nested too deeply to read")
+        return 1
+    except Exception as exc:  # a bug: one line, never a traceback
+        say(f"mcdiag: internal error: {exc.__class__.__name__}: {exc} (please report it)")
+        return 1
+    finally:
+        from mcdiag.gather.kubeconfig import kill_exec_plugins
+
+        kill_exec_plugins()
+        # Restore SIGTERM unless a run took it over for good (after an interrupt it ignores late signals).
+        if main_thread and previous is not None and signal.getsignal(signal.SIGTERM) is _raise_interrupt:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

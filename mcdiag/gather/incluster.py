@@ -41,7 +41,6 @@ def load_in_cluster(spec: Any, request_timeout: float) -> Any:
     except ConfigException as exc:
         raise UsageError(f"--in-cluster: not running in a pod with a service account ({exc}); "
                          f"give --kubeconfig instead") from None
-    cfg.retries = False
     spec.server = cfg.host
     spec.resolved_context = IN_CLUSTER_CONTEXT
-    return LiveSource(kclient.ApiClient(cfg), cfg.host, request_timeout)
+    return LiveSource.from_configuration(cfg, request_timeout)

@@ -29,7 +29,7 @@ from typing import Any
 from mcdiag import __version__
 from mcdiag.errors import ResourceUnavailable, UsageError
 from mcdiag.gather.kubeconfig import ClusterSpec
-from mcdiag.gather.redact import REDACTED
+from mcdiag.gather.redact import REDACTED, known_secrets, scrub
 from mcdiag.gather.resources import Resource
 from mcdiag.gather.view import ClusterView
 
@@ -180,22 +180,27 @@ def load_snapshot_views(directory: Path, options: Any) -> list[ClusterView]:
 # Writing a snapshot
 # ---------------------------------------------------------------------------------------------
 def credentials_of(source: Any) -> list[str]:
-    """Secrets a live source's kubeconfig carried: bearer token, password, client key (PEM body lines)."""
-    cfg = getattr(getattr(source, "api", None), "configuration", None)
-    if cfg is None:
-        return []
-    found: list[str] = []
-    for value in (getattr(cfg, "api_key", None) or {}).values():
-        value = str(value or "")
-        found.append(value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value)
-    found.append(str(getattr(cfg, "password", "") or ""))
-    key_file = getattr(cfg, "key_file", None)
-    if key_file:
-        try:
-            text = Path(key_file).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
-        found.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("-----"))
+    """Secrets a live source's kubeconfig carried: bearer token, password, client key (PEM body lines).
+
+    Everything :func:`~mcdiag.gather.redact.remember` was told while loading kubeconfigs, plus what
+    the source's Configuration holds.
+    """
+    found: list[str] = list(known_secrets())
+    cfg = getattr(source, "configuration", None)
+    if cfg is not None:
+        for value in (getattr(cfg, "api_key", None) or {}).values():
+            value = str(value or "")
+            found.append(value.split(" ", 1)[1] if value.lower().startswith(("bearer ", "basic ")) else value)
+        found.append(str(getattr(cfg, "password", "") or ""))
+        key_file = getattr(cfg, "key_file", None)
+        if key_file:
+            try:
+                text = Path(key_file).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            found.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("-----"))
+    for value in (getattr(source, "headers", None) or {}).values():
+        found.append(str(value).split(" ", 1)[-1])
     return sorted({s for s in found if len(s) >= 8}, key=len, reverse=True)
 
 
@@ -221,8 +226,14 @@ class _Writer:
         self.written: list[Path] = []
         self.scrubbed = 0
 
-    def write(self, relative: str, data: Any) -> None:
-        text = json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False, default=str)
+    def write(self, relative: str, data: Any, *, objects: bool = False) -> None:
+        """Write ``data`` as JSON. Everything but objects (already redacted by the view) is scrubbed first.
+
+        ASCII JSON: a lone surrogate in an object stays an escape, never an unwritable file.
+        """
+        if not objects:
+            data = scrub(data)
+        text = json.dumps(data, indent=1, sort_keys=False, ensure_ascii=True, default=str)
         for secret in self.secrets:
             if secret in text:
                 self.scrubbed += text.count(secret)
@@ -238,6 +249,7 @@ class _Writer:
         bad = []
         for path in self.written:
             text = path.read_text(encoding="utf-8")
+            text += json.dumps(json.loads(text), ensure_ascii=False)  # secrets that ASCII escapes would hide
             if any(s in text for s in self.secrets):
                 bad.append(path)
         return bad
@@ -268,7 +280,10 @@ def save_snapshot(
         index: dict[str, str] = {}
         for key, recorded in rec["lists"].items():
             index[key] = _list_file(key)
-            writer.write(f"{folder}/{index[key]}", {"key": key, **recorded})
+            if "error" in recorded:
+                writer.write(f"{folder}/{index[key]}", {"key": key, **recorded})
+            else:
+                writer.write(f"{folder}/{index[key]}", {"key": key, **recorded}, objects=True)
         cluster_doc: dict[str, Any] = {"name": view.name, "lists": index}
         for part in ("version", "discovery"):
             if part in rec:

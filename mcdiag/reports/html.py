@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mcdiag.model import Result, RunReport, Scope, Status
+from mcdiag.reports.files import write_report_file
 from mcdiag.reports.recap import group_title, report_groups
 
 #: Worst first: the status a matrix cell shows when several results meet there.
@@ -313,6 +314,4 @@ def render_html(report: RunReport) -> str:
 
 def write_html(report: RunReport, path: Path) -> None:
     """Write the HTML report to ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
-    tmp.replace(path)
+    write_report_file(path, render_html(report).encode("utf-8"))

@@ -11,12 +11,14 @@ no ``disabled`` attribute, no properties on a testcase, and at most three decima
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite
 
 from mcdiag.model import Result, RunReport, Status
+from mcdiag.reports.files import write_report_file
 
 
 def _case(result: Result, fail_on_warn: bool = False) -> TestCase:
@@ -74,15 +76,33 @@ def build_junit(report: RunReport) -> ET.Element:
         totals["tests"] += len(results)
         totals["failures"] += sum(r.status is Status.FAIL or (report.fail_on_warn and r.status is Status.WARN) for r in results)
         totals["errors"] += sum(r.status is Status.ERROR for r in results)
+    _notes(root, report)
     for key, value in totals.items():
         root.set(key, str(value))
     return root
+
+
+def _notes(root: ET.Element, report: RunReport) -> None:
+    """The run's notes (cleanup leftovers, interrupts) as ``system-err`` of the first suite (or of an empty one)."""
+    if not report.notes:
+        return
+    suite = root.find("testsuite")
+    if suite is None:
+        suite = TestSuite(name="mcdiag", test_cases=[], timestamp=report.started.isoformat(timespec="seconds"),
+                          package="mcdiag").build_xml_doc()
+        suite.attrib.pop("disabled", None)
+        suite.set("time", "0.000")
+        root.append(suite)
+    err = suite.find("system-err")
+    if err is None:
+        err = ET.SubElement(suite, "system-err")
+    err.text = (err.text + "\n" if err.text else "") + "\n".join(f"note: {n}" for n in report.notes)
 
 
 def write_junit(report: RunReport, path: Path) -> None:
     """Write the JUnit XML report to ``path``."""
     root = build_junit(report)
     ET.indent(root)
-    tmp = path.with_name(path.name + ".tmp")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True)
+    write_report_file(path, buffer.getvalue())

@@ -25,8 +25,13 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_CHECK_TIMEOUT = 60.0
 DEFAULT_PROBE_NAMESPACE = "mcdiag-probes"
 DEFAULT_PROBE_START_TIMEOUT = 60.0
+#: Seconds a whole run may take (``--timeout``): generous, a bound rather than a budget.
+DEFAULT_RUN_TIMEOUT = 1800.0
 PROVIDERS = ("submariner", "netmaker", "none")
 FAIL_ON = ("fail", "warn")
+#: Upper bounds of numeric options (a week of seconds; threads).
+MAX_SECONDS = 7 * 86400.0
+MAX_JOBS = 256
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Options:
     passive: bool = False
     jobs: int = 8
     check_timeout: float | None = None
+    timeout: float = DEFAULT_RUN_TIMEOUT
     from_snapshot: str | None = None
     #: ``warn``: warnings fail the run too (exit code 1, a JUnit failure).
     fail_on: str = "fail"
@@ -107,12 +113,12 @@ class Options:
 
         if self.provider and self.provider not in PROVIDERS:
             raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
-        for name in ("request_timeout", "check_timeout", "probe_start_timeout", "max_rtt"):
+        for name in ("request_timeout", "check_timeout", "probe_start_timeout", "max_rtt", "timeout"):
             _positive_finite(name, getattr(self, name))
         if self.fail_on not in FAIL_ON:
             raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
-        if self.jobs < 1:
-            raise UsageError("--jobs must be at least 1")
+        if not isinstance(self.jobs, int) or not 1 <= self.jobs <= MAX_JOBS:
+            raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, not {self.jobs!r}")
         unknown = sorted(set(self.tags) - set(KNOWN_TAGS))
         if unknown:
             raise UsageError(f"unknown tag(s) {', '.join(unknown)} (tags: {', '.join(KNOWN_TAGS)})")
@@ -154,6 +160,8 @@ def _positive_finite(name: str, value: float | None) -> None:
     if not isinstance(value, int | float) or math.isnan(value) or math.isinf(value) or value <= 0:
         raise UsageError(f"{flag} must be a positive number of seconds, not {value!r}" if "timeout" in name
                          else f"{flag} must be a positive number, not {value!r}")
+    if value > MAX_SECONDS:
+        raise UsageError(f"{flag} must be at most {MAX_SECONDS:g}, not {value!r}")
 
 
 def _per_cluster(values: list[str], flag: str, names: Sequence[str]) -> dict[str, list[str]]:
@@ -230,6 +238,8 @@ FLAGS: tuple[Flag, ...] = (
          in_pytest=False),
     Flag("jobs", "checks run in parallel (default 8)", SELECTION, int, metavar="N", cli=("--jobs", "-j")),
     Flag("check_timeout", f"seconds each check may take (default {DEFAULT_CHECK_TIMEOUT:g}, or the check's own)",
+         SELECTION, float, metavar="S"),
+    Flag("timeout", f"seconds the whole run may take; then unfinished checks are errors (default {DEFAULT_RUN_TIMEOUT:g})",
          SELECTION, float, metavar="S"),
     Flag("from_snapshot", "run the passive checks on a snapshot written by `mcdiag gather`", SELECTION,
          metavar="DIR", in_pytest=False),

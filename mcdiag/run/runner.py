@@ -156,8 +156,11 @@ class Runner:
         progress: Callable[[Result], None] | None = None,
         probes: Any = None,
         on_start: Callable[[str], None] | None = None,
+        stop: Callable[[], str | None] | None = None,
     ):
         self.views = tuple(views)
+        #: Says why the run must stop now (an interrupt, the run's time limit), or None; polled while waiting.
+        self.stop = stop
         self.options = dict(options or {})
         self.jobs = max(1, jobs)
         self.check_timeout = check_timeout
@@ -188,7 +191,8 @@ class Runner:
     def run_tasks(self, tasks: Sequence[Task]) -> list[Result]:
         """Run ``tasks`` concurrently (at most ``jobs`` at once); results in the order given.
 
-        On Ctrl-C the unfinished tasks become ``error`` results with reason ``interrupted``.
+        On Ctrl-C, or once ``stop`` gives a reason, the unfinished tasks become ``error`` results
+        with reason ``interrupted`` (or that reason) and this returns at once.
         """
         results: list[Result | None] = [None] * len(tasks)
         sem = threading.Semaphore(self.jobs)
@@ -199,7 +203,7 @@ class Runner:
         def work(i: int, task: Task) -> None:
             try:
                 results[i] = self.run_task(task)
-                if self.progress:
+                if self.progress and not self._interrupted:
                     self.progress(results[i])
             finally:
                 sem.release()
@@ -210,15 +214,32 @@ class Runner:
 
         if not tasks:
             return []
+        reason = "interrupted"
         try:
             for i, task in enumerate(tasks):
-                sem.acquire()
+                while not sem.acquire(timeout=0.1):
+                    if self._stopped():
+                        raise _Stop
+                if self._stopped():
+                    sem.release()
+                    raise _Stop
                 threading.Thread(target=work, args=(i, task), daemon=True, name="mcdiag-task").start()
-            while not finished.wait(0.2):
-                pass
+            while not finished.wait(0.1):
+                if self._stopped():
+                    raise _Stop
         except KeyboardInterrupt:
             self._interrupted = True
+        except _Stop:
+            self._interrupted = True
+            reason = self._stopped() or reason
         return [
-            r if r is not None else result_of(t, Outcome(Status.ERROR, "interrupted"), 0.0)
-            for r, t in zip(results, tasks, strict=True)
+            r if r is not None else result_of(t, Outcome(Status.ERROR, reason), 0.0)
+            for r, t in zip(list(results), tasks, strict=True)
         ]
+
+    def _stopped(self) -> str | None:
+        return self.stop() if self.stop is not None else None
+
+
+class _Stop(Exception):
+    """The run must stop (interrupt or time limit): stop waiting for tasks."""

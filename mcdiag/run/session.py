@@ -15,13 +15,20 @@ views read) and the pytest plugin (:meth:`Session.start` once per process, then
 5. the checks, concurrently, each under its timeout (probe pods through the
    probe executor when active checks are selected);
 6. cleanup of every probe object, whatever happened; its problems become notes.
+
+Every stage is bounded: the whole run by ``--timeout``, each request by the
+request timeout, each check by its own. An interrupt (Ctrl-C, SIGTERM, even
+while kubeconfigs load) stops the stages within a second or two, cancels the
+requests in flight, and the report still holds every planned result (the
+unfinished ones ``error`` with reason ``interrupted``). Whatever leaves a session
+(results, the report, progress) has passed through :func:`~mcdiag.gather.redact.scrub`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +38,9 @@ from mcdiag.facts.cluster import PROVIDER_READS, detect_provider
 from mcdiag.facts.netmaker import READ_FACTS
 from mcdiag.facts.networks import CIDR_READS, CNI_READS, cidrs_of, detect_cni
 from mcdiag.facts.submariner import submariner_cluster_id
-from mcdiag.gather.kubeconfig import load_cluster
+from mcdiag.gather.kubeconfig import kill_exec_plugins, load_cluster
+from mcdiag.gather.redact import scrub
+from mcdiag.gather.resources import NAMESPACES
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, Outcome, Result, RunReport, Status
 from mcdiag.run.causes import assign_causes
@@ -73,6 +82,13 @@ class Session:
         self._gated: dict[tuple[str, tuple[str, ...]], Result] = {}
         self._infos: dict[str, dict[str, Any]] = {}
         self.interrupted = False
+        #: Why the run stopped early ("interrupted", or the time limit), or None.
+        self.stopped: str | None = None
+        self.deadline: float | None = None
+        #: Pairs of views that are one API server: frozenset of names -> why.
+        self.same: dict[frozenset[str], str] = {}
+        self._cleaned = False
+        self._cancelled = False
 
     # -- 2. clusters --------------------------------------------------------------------------
     def load(self, names: Sequence[str] | None = None, views: Sequence[ClusterView] | None = None) -> list[ClusterView]:
@@ -103,19 +119,59 @@ class Session:
                             read_facts=READ_FACTS)
                 for spec in specs
             ]
-            resolve_names(self.views)
+            self._arm_deadline()
+            resolve_names(self.views, stop=self.stop_reason)
         if not self.checks:
             raise UsageError(self._empty_selection())
+        self._arm_deadline()
         self.runner = Runner(
             self.views,
             self.options.check_options([v.name for v in self.views]),
             jobs=self.options.jobs,
             check_timeout=self.options.check_timeout,
-            progress=self.observer.result,
+            progress=lambda r: self.observer.result(scrub(r)),
             probes=self._executor(),
             on_start=self.observer.started,
+            stop=self.stop_reason,
         )
         return self.views
+
+    # -- bounds: the run's time limit and interrupts ---------------------------------------------
+    def _arm_deadline(self) -> None:
+        """Start the run's clock (``--timeout``) and hand the deadline to every live source."""
+        timeout = getattr(self.options, "timeout", None)
+        if self.deadline is None and timeout:
+            self.deadline = time.monotonic() + timeout
+        for view in self.views:
+            if getattr(view.source, "live", False):
+                view.source.deadline = self.deadline
+
+    def stop_reason(self) -> str | None:
+        """Why the run must stop now (interrupted, time limit reached), or None; the first time, it acts on it."""
+        if self.stopped is None and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stopped = f"not finished: the run's time limit of {self.options.timeout:g}s (--timeout) was reached"
+        if self.stopped is not None and not self._cancelled:
+            self._cancelled = True
+            self.observer.note(f"stopping ({self.stopped}); the reports will say what did not finish")
+            self._cancel_sources()
+        return self.stopped
+
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """Ask the run to stop: it does within a fraction of a second (no new request, waits return).
+
+        Safe in a signal handler: it only sets attributes; the run's waits act on them.
+        """
+        if self.stopped is None:
+            self.stopped = reason
+        self.interrupted = True
+
+    def _cancel_sources(self) -> None:
+        for view in self.views:
+            view.stop_reading("the run stopped first" if self.stopped == "interrupted" else "the run's time limit came first")
+            event = getattr(view.source, "cancelled", None)
+            if event is not None:
+                event.set()
+        kill_exec_plugins()
 
     def _executor(self) -> Any:
         if self.options.from_snapshot or not any("active" in c.tags for c in self.checks):
@@ -158,8 +214,8 @@ class Session:
         if not reachable:
             return
         self.observer.note(f"reading {len(wanted)} resource lists from {', '.join(v.name for v in reachable)}")
-        with ThreadPoolExecutor(max_workers=len(reachable)) as pool:
-            list(pool.map(lambda v: v.prefetch(wanted), reachable))
+        run_until_stopped([lambda v=v: v.prefetch(wanted) for v in reachable], self.stop_reason, "prefetch")
+        self.same = same_servers(self.views)
 
     def start(self, names: Sequence[str] | None = None) -> None:
         """Steps 2 to 4: load and name the clusters, gate them, read what the checks need."""
@@ -181,64 +237,121 @@ class Session:
         assert self.runner is not None, "start() first"
         key = (check.id, tuple(clusters))
         if key in self._gated:
-            return self._gated[key]
+            return scrub(self._gated[key])
         by_name = {v.name: v for v in self.views}
-        return self.runner.run_task(Task(check, tuple(by_name[n] for n in clusters)))
+        task = Task(check, tuple(by_name[n] for n in clusters))
+        same, _ = self._same_server_results([task])
+        return scrub(same[0] if same else self.runner.run_task(task))
 
     def run(self, views: Sequence[ClusterView] | None = None) -> RunReport:
         """The whole run (steps 2 to 6); the report holds every planned result, interrupted or not."""
         started, t0 = datetime.now(UTC), _now()
         results: list[Result] = []
+        tasks: list[Task] = []
         try:
-            self.load(views=views)
-            tasks = plan(self.checks, self.views)
-            self.observer.planned(len(tasks))
-            self.observer.note(f"checking {len(self.views)} cluster(s): {len(self.checks)} check(s)")
             try:
+                self.load(views=views)
+                tasks = plan(self.checks, self.views)
+                self.observer.planned(len(tasks))
+                self.observer.note(f"checking {len(self.views)} cluster(s): {len(self.checks)} check(s)")
                 self._gate_and_prefetch()
                 pending = [t for t in tasks if (t.check.id, t.clusters) not in self._gated]
-                done = [] if self.runner.interrupted else self.runner.run_tasks(pending)
+                same, pending = self._same_server_results(pending)
+                done = same + ([] if self.stop_reason() else self.runner.run_tasks(pending))
             except KeyboardInterrupt:
-                self.runner._interrupted = True
+                self.interrupt()
                 done = []
-            self.interrupted = self.runner.interrupted
+            if self.runner is not None and self.runner.interrupted:
+                self.interrupt()
+            self.stop_reason()
+            self.interrupted = self.interrupted or self.stopped is not None
+            reason = self.stopped or "interrupted"
             finished = {(r.check, r.clusters): r for r in list(self._gated.values()) + done}
             results = [
-                finished.get((t.check.id, t.clusters)) or result_of(t, Outcome(Status.ERROR, "interrupted"), 0.0)
-                for t in tasks
+                finished.get((t.check.id, t.clusters)) or result_of(t, Outcome(Status.ERROR, reason), 0.0) for t in tasks
             ]
+            if self.stopped and not tasks:
+                self.notes.append(f"{reason} before any check was planned (while loading the clusters)")
+            elif self.stopped:
+                unfinished = sum(1 for t in tasks if (t.check.id, t.clusters) not in finished)
+                self.notes.append(f"{reason}: {unfinished} of {len(tasks)} result(s) did not finish")
             results = assign_causes(results, self.registry.checks)
+        except KeyboardInterrupt:  # a second interrupt while assembling: keep what there is
+            self.interrupt()
+            self.stop_reason()
         finally:
-            self.notes.extend(self.close())
-        return RunReport(
+            try:
+                self.notes.extend(self.close())
+            except KeyboardInterrupt:
+                self.notes.append("cleanup was interrupted: probe objects may be left behind"
+                                  + (f"; run `mcdiag cleanup --run-id {self.executor.run_id}`" if self.executor else ""))
+        try:
+            infos = self.cluster_infos()
+        except KeyboardInterrupt:
+            infos = [{"name": v.name, "server": v.spec.server} for v in self.views]
+        self.notes.extend(self.same.values())
+        return scrub(RunReport(
             started=started,
             duration_s=_now() - t0,
-            clusters=self.cluster_infos(),
+            clusters=infos,
             results=results,
             interrupted=self.interrupted,
-            notes=list(self.notes),
+            notes=list(dict.fromkeys(self.notes)),
             fail_on_warn=self.options.fail_on == "warn",
             options=shown_options(self.options),
-        )
+        ))
+
+    def _same_server_results(self, tasks: list[Task]) -> tuple[list[Result], list[Task]]:
+        """Pair tasks between two names of one API server: the first says so (error), the rest skip."""
+        if not self.same:
+            return [], tasks
+        out, rest, said = [], [], set()
+        for task in tasks:
+            key = frozenset(task.clusters)
+            why = self.same.get(key) if len(task.clusters) > 1 else None
+            if why is None:
+                rest.append(task)
+                continue
+            if key in said:
+                outcome = Outcome(Status.SKIP, f"{' and '.join(sorted(key))} are one API server (see the error above)")
+            else:
+                said.add(key)
+                outcome = Outcome(Status.ERROR, why, hint="Give two different clusters: each kubeconfig/context must point "
+                                  "at its own API server.")
+            result = result_of(task, outcome, 0.0)
+            self.observer.result(scrub(result))
+            out.append(result)
+        return out, rest
 
     # -- 6. cleanup -----------------------------------------------------------------------------
     def close(self) -> list[str]:
         """Delete every probe object this run created; returns what could not be deleted (never raises)."""
-        if self.executor is None:
+        if self.executor is None or self._cleaned:
             return []
+        self._cleaned = True
         self.observer.note("deleting probe pods and objects of this run")
-        problems = self.executor.cleanup()
+        self._allow_cleanup()
+        problems = scrub(self.executor.cleanup())
         if not problems:
             return []
         return [f"cleanup: {p}" for p in problems] + [
             f"probe objects were left behind: run `mcdiag cleanup --run-id {self.executor.run_id}` with the same cluster options"
         ]
 
+    def _allow_cleanup(self) -> None:
+        """Let cleanup requests through after an interrupt or the time limit, within a short budget of their own."""
+        budget = CLEANUP_BUDGET if self.stopped else max(CLEANUP_BUDGET, 3 * self.options.request_timeout)
+        for view in self.views:
+            source = view.source
+            if getattr(source, "live", False):
+                source.cancelled.clear()
+                source.deadline = time.monotonic() + budget
+
     # -- what reports show --------------------------------------------------------------------
     def cluster_info(self, view: ClusterView) -> dict[str, Any]:
         """The facts about a cluster that reports show (each best effort, worked out once)."""
         if view.name not in self._infos:
-            self._infos[view.name] = cluster_info(view, self.runner.options if self.runner else {})
+            self._infos[view.name] = scrub(cluster_info(view, self.runner.options if self.runner else {}))
         return self._infos[view.name]
 
     def cluster_infos(self) -> list[dict[str, Any]]:
@@ -246,11 +359,73 @@ class Session:
         return [self.cluster_info(v) for v in self.views]
 
 
+#: Seconds cleanup may take after an interrupt or the time limit (what is left becomes a note).
+CLEANUP_BUDGET = 2.0
+
+
 def _now() -> float:
     return time.monotonic()
 
 
-def resolve_names(views: Sequence[ClusterView]) -> None:
+def run_until_stopped(jobs: Sequence[Callable[[], Any]], stop: Callable[[], str | None], name: str) -> bool:
+    """Run ``jobs`` in daemon threads; return once all finished (True) or ``stop()`` says why not (False).
+
+    Daemon threads never keep the process alive: a request that hangs is left behind, bounded by its own timeout.
+    """
+    threads = [threading.Thread(target=_quietly(job), daemon=True, name=f"mcdiag-{name}") for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            if stop():
+                return False
+            t.join(0.1)
+    return True
+
+
+def _quietly(job: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            pass  # every job contains its own failures (views cache them)
+
+    return run
+
+
+def same_servers(views: Sequence[ClusterView]) -> dict[frozenset[str], str]:
+    """Pairs of views that are one API server: same server URL and CA, or the same kube-system namespace UID."""
+    out: dict[frozenset[str], str] = {}
+
+    def uid(view: ClusterView) -> str | None:
+        if view.unreachable:
+            return None
+        try:
+            for ns in view.list(NAMESPACES):
+                meta = ns.get("metadata") or {}
+                if meta.get("name") == "kube-system" and meta.get("uid"):
+                    return str(meta["uid"])
+        except Exception:
+            return None
+        return None
+
+    for i, a in enumerate(views):
+        for b in views[i + 1:]:
+            ida, idb = a.spec.extra.get("identity"), b.spec.extra.get("identity")
+            if ida and ida == idb:
+                why = f"same server URL and CA ({a.spec.server})"
+            else:
+                ua = uid(a)
+                if ua is None or ua != uid(b):
+                    continue
+                why = f"same kube-system namespace UID {ua}"
+            out[frozenset((a.name, b.name))] = (
+                f"{a.name} and {b.name} are the same API server ({why}): the checks between them are not run"
+            )
+    return out
+
+
+def resolve_names(views: Sequence[ClusterView], stop: Callable[[], str | None] = lambda: None) -> None:
     """Give every view a unique name: ``--cluster`` name, else Submariner cluster id, else context (de-duplicated).
 
     Discovery asks each cluster's ``/version`` and then its Submariner CR, concurrently; both are
@@ -267,10 +442,14 @@ def resolve_names(views: Sequence[ClusterView]) -> None:
 
     pending = [v for v in views if not v.spec.explicit_name]
     if pending:
-        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            ids = list(pool.map(discovered, pending))
-        for view, cid in zip(pending, ids, strict=True):
-            view.name = cid or view.spec.resolved_context or view.spec.context or "cluster"
+        ids: dict[int, str | None] = {}
+
+        def job(i: int, view: ClusterView) -> Callable[[], None]:
+            return lambda: ids.__setitem__(i, discovered(view))
+
+        run_until_stopped([job(i, v) for i, v in enumerate(pending)], stop, "names")
+        for i, view in enumerate(pending):
+            view.name = ids.get(i) or view.spec.resolved_context or view.spec.context or "cluster"
     taken: set[str] = {v.name for v in views if v.spec.explicit_name}
     for view in views:
         if view.spec.explicit_name:

@@ -1,8 +1,10 @@
 """Fixtures for probe tests: throw-away network namespaces and probe subprocesses.
 
-Every namespace is named ``mcdiag-t-<role>-<tag>`` and has no route out: only
-veth links between the test's own namespaces. Everything started here
-(namespaces, processes) is torn down in fixture finalizers, also on failure.
+Every namespace is named ``mcdiag-t-<role>-<worker><tag>`` (the pytest-xdist worker and a random
+tag: unique across workers and runs) and has no route out: only veth links between the test's own
+namespaces, created directly inside them. Devices that own sockets (VXLAN) are created inside their
+namespace by the test, never in the root namespace and moved. Everything started here (namespaces,
+processes) is torn down in fixture finalizers, also on failure.
 """
 
 from __future__ import annotations
@@ -87,12 +89,13 @@ class Lab:
 
     def __init__(self) -> None:
         self.tag = uuid.uuid4().hex[:5]
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
         self.namespaces: list[Netns] = []
         self.procs: list[subprocess.Popen] = []
         self._links = 0
 
     def ns(self, role: str) -> Netns:
-        name = f"mcdiag-t-{role}-{self.tag}"
+        name = f"mcdiag-t-{role}-{self.worker}{self.tag}"
         subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         ns = Netns(self, name)
         self.namespaces.append(ns)

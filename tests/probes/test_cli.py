@@ -59,7 +59,7 @@ def test_exit_1_dns_timeout(run_probe):
     ["ping", "not-an-ip"],                    # ProbeUsageError: not an IP
     ["dns", "x.test", "--server", "127.0.0.1", "--type", "NOPE"],
     ["udp-send", "--to", "127.0.0.1:9"],      # argparse: --marker missing
-    ["tcp", "127.0.0.1:80", "--timeout", "-1"],
+    ["tcp", "127.0.0.1:80", "--timeout", "-1"],  # rejected before any packet (no traffic)
     ["no-such-probe"],
     [],
 ])

@@ -7,13 +7,22 @@ from mcdiag.probes.http import http_get
 from mcdiag.probes.serve import http_serve
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_serve_answers_and_counts():
     ready = threading.Event()
     out = {}
-    t = threading.Thread(target=lambda: out.update(http_serve(18091, bind="127.0.0.1", duration=1.5, on_ready=lambda i: ready.set())))
+    port = _free_port()  # never a fixed port: tests run in parallel with each other and with other work
+    t = threading.Thread(target=lambda: out.update(http_serve(port, bind="127.0.0.1", duration=3, on_ready=lambda i: ready.set())))
     t.start()
-    assert ready.wait(5)
-    got = http_get("http://127.0.0.1:18091/hello", timeout=3)
+    assert ready.wait(20)
+    got = http_get(f"http://127.0.0.1:{port}/hello", timeout=10)
     t.join(10)
     assert got["ok"] and got["status"] == 200
     assert out["ok"] and out["requests"] == 1

@@ -28,7 +28,12 @@ pytestmark = [
 B_IP = "10.250.2.2"
 
 
-def listen_and_send(lab, a, b, listen_args, send_args, timeout="3", send_ok=True):
+#: Seconds a listener that expects a datagram waits: generous, since it returns at the first match, and a busy
+#: machine may take seconds to start the sender's Python (a short timeout here made CI flaky under load).
+RECEIVE = "30"
+
+
+def listen_and_send(lab, a, b, listen_args, send_args, timeout=RECEIVE, send_ok=True):
     listener = b.probe_background("udp-listen", "--timeout", timeout, *listen_args)
     event = lab.wait_for_event(listener, "listening")
     rc_send, sent, err = a.probe("udp-send", *send_args)
@@ -98,7 +103,7 @@ def test_vxlan_to_kernel_owned_port(lab):
     marker = new_marker()
     # Two listeners: the outer datagram on UDP/4800 (any interface), and the inner
     # datagram the kernel decapsulates onto vx-sm.
-    inner = b.probe_background("udp-listen", "--timeout", "3", "--port", "5555", "--marker", marker,
+    inner = b.probe_background("udp-listen", "--timeout", RECEIVE, "--port", "5555", "--marker", marker,
                                "--iface", "vx-sm")
     lab.wait_for_event(inner, "listening")
     _, sent, rc, got = listen_and_send(
@@ -167,7 +172,7 @@ def test_listener_survives_interfaces_coming_and_going(lab):
 def test_listener_sees_an_interface_created_after_it_started(lab):
     a, r, b = lab.line3()
     marker = new_marker()
-    listener = b.probe_background("udp-listen", "--timeout", "5", "--port", "4801", "--marker", marker)
+    listener = b.probe_background("udp-listen", "--timeout", RECEIVE, "--port", "4801", "--marker", marker)
     lab.wait_for_event(listener, "listening")
     a_if, b_if = lab.link(r, "10.250.3.1/30", b, "10.250.3.2/30")  # a new path into b, after the listener
     a.run("ip", "route", "add", "10.250.3.0/30", "via", "10.250.1.2")

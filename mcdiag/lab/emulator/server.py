@@ -352,6 +352,9 @@ class ApiEmulator:
         self.host = host
         self._port = port
         self.hang = False
+        #: RBAC allow-list: ``authorize(user, verb, group, resource, namespace) -> bool`` (``resource`` may be
+        #: ``plural/subresource``); False answers 403. None: every authenticated request is allowed.
+        self.authorize: Callable[[str | None, str, str, str, str | None], bool] | None = None
         self._extra_tokens: dict[str, str] = {}
         self._forbid_rules: list[_ForbidRule] = []
         self._fail_rules: list[_FailRule] = []
@@ -869,6 +872,8 @@ class ApiEmulator:
     ) -> str | None:
         with self._rules_lock:
             hit = any(r.matches(user, verb, group, resource, namespace) for r in self._forbid_rules)
+        if not hit and self.authorize is not None:
+            hit = not self.authorize(user, verb, group, resource, namespace)
         if not hit:
             return None
         subject = f'{group_resource} "{name}"' if name else group_resource
