@@ -196,7 +196,8 @@ class LiveSource:
     def _list_pages(self, res: Resource) -> list[dict[str, Any]]:
         what = f"list {res.display}"
         items: list[dict[str, Any]] = []
-        query: dict[str, str] = {**res.params(), "limit": str(PAGE_SIZE)}
+        page_size = res.limit or PAGE_SIZE
+        query: dict[str, str] = {**res.params(), "limit": str(page_size)}
         seen: set[str] = set()
         for _page in range(MAX_PAGES):
             try:
@@ -222,6 +223,8 @@ class LiveSource:
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", res.group_version)
             items.extend(raw_items or [])
+            if res.limit:  # the first objects only: one page, whatever follows
+                return items[: res.limit]
             meta = page.get("metadata") or {}
             token = meta.get("continue") if isinstance(meta, dict) else None
             if not token:
@@ -232,7 +235,7 @@ class LiveSource:
                 raise ResourceUnavailable("error", f"{what}: the API server answered the same continue token twice "
                                                    "(the list would never end)", hint=_server_hint())
             seen.add(token)
-            query = {**res.params(), "limit": str(PAGE_SIZE), "continue": token}
+            query = {**res.params(), "limit": str(page_size), "continue": token}
         raise ResourceUnavailable(
             "error",
             f"{what}: still not finished after {MAX_PAGES} pages of {PAGE_SIZE} (the API server keeps answering "

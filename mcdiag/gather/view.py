@@ -130,6 +130,14 @@ class ClusterView:
             raise value
         return value
 
+    def holds(self, res: Resource) -> bool:
+        """Whether ``res`` was read (answered or failed), or an answered query covers it: no request needed."""
+        with self._lock:
+            if res.key in self._lists:
+                return True
+            held = [(r, self._lists.get(r.key)) for r in self._order]
+        return any(isinstance(items, list) and r.covers(res) for r, items in held)
+
     def _cut(self, res: Resource, wider: list[dict[str, Any]]) -> list[dict[str, Any]] | ResourceUnavailable:
         try:
             return res.cut(wider)
@@ -168,7 +176,7 @@ class ClusterView:
                 items = [redact(item) for item in items]
             # What a source did not narrow (a server that ignored the metadata-only Accept header,
             # a source without selectors) is narrowed here: the answer is the query's, whatever the source.
-            return res.cut(items) if res.labels or res.fields or res.metadata_only else items
+            return res.cut(items) if res.narrowed else items
         except ResourceUnavailable as exc:
             if exc.kind == "forbidden":
                 exc.hint = exc.hint or f"Grant the kubeconfig's user permission to {res.rbac()} (kubectl auth can-i {res.rbac()})."
