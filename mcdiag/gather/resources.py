@@ -216,6 +216,11 @@ class Resource:
 
     # -- names -------------------------------------------------------------------------------
     @property
+    def kind_name(self) -> str:
+        """The kind of the objects, for messages (``Namespace``; the plural for kinds not in :data:`KINDS`)."""
+        return KINDS.get(self.plural, self.plural)
+
+    @property
     def group_version(self) -> str:
         """``v1`` for the core group, else ``group/version``."""
         return f"{self.group}/{self.version}" if self.group else self.version
@@ -349,6 +354,11 @@ def broadest(queries: set[Resource] | list[Resource]) -> tuple[list[Resource], l
     return roots, [q for q in todo if q not in rootset]
 
 
+#: Kind names of the plurals mcdiag reads whose answers may not say it (metadata-only lists).
+KINDS = {
+    "nodes": "Node", "pods": "Pod", "services": "Service", "namespaces": "Namespace", "configmaps": "ConfigMap",
+    "daemonsets": "DaemonSet", "deployments": "Deployment", "customresourcedefinitions": "CustomResourceDefinition",
+}
 #: API groups of the built-in kinds mcdiag reads (anything else is a custom resource).
 BUILTIN_GROUPS = frozenset({"", "apps", "apiextensions.k8s.io"})
 
