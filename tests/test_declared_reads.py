@@ -20,7 +20,7 @@ from mcdiag.gather.kubeconfig import ClusterSpec
 from mcdiag.gather.view import ClusterView
 from mcdiag.run.options import Options
 from mcdiag.run.registry import resolve
-from mcdiag.run.session import Session, prefetch_reads, reads_of
+from mcdiag.run.session import Session, reads_of
 from tests.checks import test_submariner as S
 from tests.conftest import PAIRS, StoreSource, pair_objects, query_key
 
