@@ -526,6 +526,17 @@ def test_failure_mode(memory, baseline, mutate: Callable[[Pair], None] | None, e
             assert result["docs"], result
 
 
+def test_broker_crd_missing_is_named(memory):
+    """A broker CRD is missing when the API does not serve its kind (no CRD object is read)."""
+    objs = healthy_pair()
+    crds = [c for c in _crds() if c["metadata"]["name"] != "gateways.submariner.io"]
+    run = memory({"cluster": crds + objs["cluster"], "cluster1": list(_crds()) + objs["cluster1"]}, "run", "broker-clusters",
+                 extra_groups=CALICO_API)
+    result = run.result("broker-clusters", "cluster")
+    assert result["status"] == "fail" and "broker CRD(s) missing: gateways.submariner.io" in result["message"], result
+    assert run.status("broker-clusters", "cluster1") == "skip"  # no broker there
+
+
 def test_globalnet_distinct_cidrs_pass_the_overlap(memory):
     objs = healthy_pair()
     _globalnet_overlap(objs)
