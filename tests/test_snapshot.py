@@ -106,6 +106,7 @@ def test_snapshot_layout_and_manifest(emulate, mcdiag, tmp_path):
     snap = tmp_path / "snap"
     gather = mcdiag("gather", *clusters.kube_args("dc1", "cloud"), "-o", str(snap))
     assert gather.code == 0 and "--from-snapshot" in gather.out
+    assert "without being declared" not in gather.out + gather.err  # every query is a declared one (or narrower)
     manifest = json.loads((snap / "manifest.json").read_text())
     assert manifest["tool"] == "mcdiag" and manifest["version"] and manifest["created"]
     assert [c["name"] for c in manifest["clusters"]] == ["dc1-ctx", "cloud-ctx"]  # context names (no Submariner id)

@@ -17,6 +17,10 @@ bounded in ways the generated client cannot be asked for:
 - **cancellation**: once the run is interrupted, no new request starts and no
   retry waits.
 
+Each page's objects lose ``metadata.managedFields`` as they are parsed (which manager
+wrote which field: no check judges it, and it is often a third of an object), so a
+long list holds only what checks read.
+
 Every failure becomes a :class:`~mcdiag.errors.ResourceUnavailable` with the
 reason and a hint that names the status, never an exception of a library.
 """
@@ -222,6 +226,9 @@ class LiveSource:
                     raise _malformed(what, f"items[{len(items) + i}]", item, "an object")
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", res.group_version)
+                meta = item.get("metadata")
+                if isinstance(meta, dict):
+                    meta.pop("managedFields", None)  # who wrote which field: never judged, often a third of an object
             items.extend(raw_items or [])
             if res.limit:  # the first objects only: one page, whatever follows
                 return items[: res.limit]
