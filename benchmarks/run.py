@@ -218,6 +218,21 @@ def served(records: list[dict[str, Any]]) -> tuple[int, int]:
     return len(records), sum(int(r.get("size") or 0) for r in records)
 
 
+def bare_requests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """mcdiag's requests as the bare client replays them: each first page, with the number of pages mcdiag read
+    (continue tokens are the server's: the bare client follows as many as mcdiag did, no more)."""
+    def same(r: dict[str, Any]) -> tuple:
+        query = {k: v for k, v in (r.get("query") or {}).items() if k != "continue"}
+        return r["path"], tuple(sorted(query.items())), r.get("accept")
+
+    pages: dict[tuple, int] = {}
+    for r in records:
+        if r["method"] == "GET":
+            pages[same(r)] = pages.get(same(r), 0) + 1
+    return [{"path": r["path"], "query": r.get("query") or {}, "accept": r.get("accept"), "pages": pages[same(r)]}
+            for r in records if r["method"] == "GET" and "continue" not in (r.get("query") or {})]
+
+
 def record_key(record: dict[str, Any]) -> str | None:
     """The query a logged request asked (path, selectors, limit, metadata only); None for a continue page."""
     query = record.get("query") or {}
@@ -292,9 +307,7 @@ def run_size(pods: int, runs: int, cap_gb: float, tmp: Path, agents: tuple[str, 
                 row.bytes.append(b)
                 row.list_pages.append(sum(1 for r in recs if "limit" in (r.get("query") or {})))
             plan = {"clusters": [
-                {"server": c.server, "ca": c.ca, "token": c.token,
-                 "requests": [{"path": r["path"], "query": r.get("query") or {}, "accept": r.get("accept")}
-                              for r in recs if r["method"] == "GET" and "continue" not in (r.get("query") or {})]}
+                {"server": c.server, "ca": c.ca, "token": c.token, "requests": bare_requests(recs)}
                 for c, recs in zip(clusters, last_good, strict=True)]}
             plan_file = out / "bare-plan.json"
             plan_file.write_text(json.dumps(plan))
