@@ -53,10 +53,9 @@ def cmd_gather(args: argparse.Namespace) -> int:
 
 def _save(out: Path, session: Any, report: Any) -> int:
     from mcdiag.cli.output import say
+    from mcdiag.gather.resources import from_key
     from mcdiag.gather.snapshot import MANIFEST, save_snapshot
     from mcdiag.run.session import reads_of
-
-    from mcdiag.gather.resources import from_key
 
     views = session.views
     declared = reads_of([*session.checks, *session.gates])
