@@ -219,8 +219,9 @@ def served(records: list[dict[str, Any]]) -> tuple[int, int]:
 
 
 def bare_requests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mcdiag's requests as the bare client replays them: each first page, with the number of pages mcdiag read
-    (continue tokens are the server's: the bare client follows as many as mcdiag did, no more).
+    """The requests of mcdiag as the bare client replays them: each first page, and how many pages mcdiag read.
+
+    Continue tokens are the server's: the bare client follows as many as mcdiag did, no more.
     """
     def same(r: dict[str, Any]) -> tuple:
         query = {k: v for k, v in (r.get("query") or {}).items() if k != "continue"}
