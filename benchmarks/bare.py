@@ -2,8 +2,9 @@
 
     python benchmarks/bare.py PLAN.json
 
-PLAN is ``{"clusters": [{"server", "ca", "token", "requests": [{"path", "query", "accept"}]}]}``
-(first pages only; continue tokens are followed as the server hands them out). Each
+PLAN is ``{"clusters": [{"server", "ca", "token", "requests": [{"path", "query", "accept", "pages"}]}]}``
+(first pages only; continue tokens are followed as the server hands them out, up to the
+``pages`` mcdiag read: a limited query is one page, whatever the server offers after it). Each
 cluster is fetched concurrently with up to 8 requests at a time, as mcdiag's view does,
 and every page is decoded (``json.loads``) and dropped. Prints one JSON line: requests
 and bytes per cluster. The harness measures its wall time, CPU and peak RSS.
@@ -31,7 +32,9 @@ def fetch_cluster(cluster: dict) -> dict:
 
     def one(req: dict) -> None:
         query = dict(req.get("query") or {})
+        left = int(req.get("pages") or 1 << 30)
         while True:
+            left -= 1
             url = cluster["server"] + req["path"] + (f"?{urlencode(query)}" if query else "")
             headers = {"Authorization": f"Bearer {cluster['token']}", "Accept": req.get("accept") or "application/json"}
             resp = pool.request("GET", url, headers=headers, preload_content=True)
@@ -41,7 +44,7 @@ def fetch_cluster(cluster: dict) -> dict:
                 counts["bytes"] += len(body)
             data = json.loads(body) if body[:1] in (b"{", b"[") else None
             token = ((data or {}).get("metadata") or {}).get("continue") if isinstance(data, dict) else None
-            if not token:
+            if not token or left <= 0:
                 return
             query["continue"] = token
 

@@ -51,6 +51,9 @@ SELECTIONS = (
     ("all passive: all --passive", ["all", "--passive"]),
 )
 RUN_TIMEOUT = 1800.0
+#: A DaemonSet with one pod per node in a namespace a check reads whole: Submariner's route agent
+#: (submariner-deployment judges every pod of submariner-operator). The fixture holds the DaemonSet.
+ROUTE_AGENT = "submariner-operator/submariner-routeagent=quay.io/submariner/submariner-route-agent:0.17.1"
 
 
 def mcdiag_cmd() -> list[str]:
@@ -140,7 +143,8 @@ def median(values: list[float]) -> float:
 class Cluster:
     """One emulator process: fixture objects + generated ones; its request log is read by position."""
 
-    def __init__(self, name: str, fixture: Path | None, pods: int, pod_cidr: str, node_cidr: str, tmp: Path):
+    def __init__(self, name: str, fixture: Path | None, pods: int, pod_cidr: str, node_cidr: str, tmp: Path,
+                 agents: tuple[str, ...] = ()):
         from mcdiag.lab.crds import crds_for
         from mcdiag.lab.emulator import load_objects
 
@@ -160,6 +164,8 @@ class Cluster:
         if pods:
             cmd += ["--generate-pods", str(pods), "--generate-nodes", str(max(1, pods // 30)), "--pod-cidr", pod_cidr,
                     "--node-cidr", node_cidr]
+            for agent in agents:
+                cmd += ["--generate-agent", agent]
         start = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(tmp / f"{name}.stderr").open("w"))
         deadline = start + 600
@@ -191,12 +197,12 @@ class Cluster:
                 self.proc.wait()
 
 
-def start_pair(pods: int, tmp: Path, *, empty: bool = False) -> list[Cluster]:
+def start_pair(pods: int, tmp: Path, *, empty: bool = False, agents: tuple[str, ...] = ()) -> list[Cluster]:
     clusters: list[Cluster] = []
     try:
         for name, pod_cidr, node_cidr in CLUSTERS:
             fixture = None if empty else FIXTURES / name
-            clusters.append(Cluster(name, fixture, 0 if empty else pods, pod_cidr, node_cidr, tmp))
+            clusters.append(Cluster(name, fixture, 0 if empty else pods, pod_cidr, node_cidr, tmp, agents))
     except Exception:
         for c in clusters:
             c.stop()
@@ -212,6 +218,51 @@ def served(records: list[dict[str, Any]]) -> tuple[int, int]:
     return len(records), sum(int(r.get("size") or 0) for r in records)
 
 
+def bare_requests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requests of mcdiag as the bare client replays them: each first page, and how many pages mcdiag read.
+
+    Continue tokens are the server's: the bare client follows as many as mcdiag did, no more.
+    """
+    def same(r: dict[str, Any]) -> tuple:
+        query = {k: v for k, v in (r.get("query") or {}).items() if k != "continue"}
+        return r["path"], tuple(sorted(query.items())), r.get("accept")
+
+    pages: dict[tuple, int] = {}
+    for r in records:
+        if r["method"] == "GET":
+            pages[same(r)] = pages.get(same(r), 0) + 1
+    return [{"path": r["path"], "query": r.get("query") or {}, "accept": r.get("accept"), "pages": pages[same(r)]}
+            for r in records if r["method"] == "GET" and "continue" not in (r.get("query") or {})]
+
+
+def record_key(record: dict[str, Any]) -> str | None:
+    """The query a logged request asked (path, selectors, limit, metadata only); None for a continue page."""
+    query = record.get("query") or {}
+    if "continue" in query:
+        return None
+    parts = [record["path"]] + [f"{k}={query[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in query]
+    return ";".join(parts + (["meta"] if "PartialObjectMetadata" in (record.get("accept") or "") else []))
+
+
+def expected_keys(argv: list[str]) -> set[str]:
+    """The requests a selection should make of a cluster whose CRDs are all served: /version, discovery, and
+    the queries its checks and the gate read ahead (the reports read nothing for themselves).
+    """
+    from mcdiag.gather.api import PAGE_SIZE
+    from mcdiag.run.registry import resolve
+    from mcdiag.run.session import prefetch_reads
+
+    registry = resolve(include_plugins=False)
+    ids = argv[1:] if argv[0] == "run" else [c.id for c in registry.checks]
+    checks = [registry.get(i) for i in ids] + [c for c in registry.checks if c.fatal]
+    keys = {"/version", "/api", "/apis"}
+    for q in prefetch_reads(checks):
+        params = {**q.params(), "limit": str(q.limit or PAGE_SIZE)}
+        parts = [q.path()] + [f"{k}={params[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in params]
+        keys.add(";".join(parts + (["meta"] if q.metadata_only else [])))
+    return keys
+
+
 # ---------------------------------------------------------------------------------------------
 # The measurements
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +271,7 @@ class SizeRow:
     pods: int
     nodes: int
     emulator_start: float
+    agents: tuple[str, ...] = ()
     runs: list[Measured] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)  # per cluster, last good run
     bytes: list[int] = field(default_factory=list)
@@ -228,12 +280,12 @@ class SizeRow:
     bare_requests: list[int] = field(default_factory=list)
 
 
-def run_size(pods: int, runs: int, cap_gb: float, tmp: Path) -> SizeRow:
-    out = tmp / f"size-{pods}"
+def run_size(pods: int, runs: int, cap_gb: float, tmp: Path, agents: tuple[str, ...] = ()) -> SizeRow:
+    out = tmp / f"size-{pods}{'-agents' if agents else ''}"
     out.mkdir()
-    clusters = start_pair(pods, out)
+    clusters = start_pair(pods, out, agents=agents)
     try:
-        row = SizeRow(pods, max(1, pods // 30) if pods else 0, max(c.startup for c in clusters))
+        row = SizeRow(pods, max(1, pods // 30) if pods else 0, max(c.startup for c in clusters), agents)
         last_good: list[list[dict[str, Any]]] | None = None
         for i in range(runs):
             marks = [c.mark() for c in clusters]
@@ -257,9 +309,7 @@ def run_size(pods: int, runs: int, cap_gb: float, tmp: Path) -> SizeRow:
                 row.bytes.append(b)
                 row.list_pages.append(sum(1 for r in recs if "limit" in (r.get("query") or {})))
             plan = {"clusters": [
-                {"server": c.server, "ca": c.ca, "token": c.token,
-                 "requests": [{"path": r["path"], "query": r.get("query") or {}, "accept": r.get("accept")}
-                              for r in recs if r["method"] == "GET" and "continue" not in (r.get("query") or {})]}
+                {"server": c.server, "ca": c.ca, "token": c.token, "requests": bare_requests(recs)}
                 for c, recs in zip(clusters, last_good, strict=True)]}
             plan_file = out / "bare-plan.json"
             plan_file.write_text(json.dumps(plan))
@@ -275,7 +325,7 @@ def run_size(pods: int, runs: int, cap_gb: float, tmp: Path) -> SizeRow:
             c.stop()
 
 
-def run_selections(pods: int, cap_gb: float, tmp: Path) -> list[tuple[str, Measured, list[int], list[int]]]:
+def run_selections(pods: int, cap_gb: float, tmp: Path) -> list[tuple[str, Measured, list[int], list[int], list[list[str]]]]:
     out = tmp / f"selection-{pods}"
     out.mkdir()
     clusters = start_pair(pods, out)
@@ -288,7 +338,8 @@ def run_selections(pods: int, cap_gb: float, tmp: Path) -> list[tuple[str, Measu
             records = [c.since(k) for c, k in zip(clusters, marks, strict=True)]
             reqs = [len(r) for r in records]
             pages = [sum(1 for x in r if "limit" in (x.get("query") or {})) for r in records]
-            rows.append((label, m, reqs, pages))
+            keys = [sorted(k for k in map(record_key, r) if k) for r in records]
+            rows.append((label, m, reqs, pages, keys))
             print(f"  selection {label}: {fmt_run(m)}  requests {'+'.join(map(str, reqs))}", flush=True)
     finally:
         for c in clusters:
@@ -296,16 +347,16 @@ def run_selections(pods: int, cap_gb: float, tmp: Path) -> list[tuple[str, Measu
     return rows
 
 
-def run_profile(pods: int, cap_gb: float, tmp: Path) -> list[str]:
+def run_profile(pods: int, cap_gb: float, tmp: Path, agents: tuple[str, ...] = ()) -> list[str]:
     """Where a run's time goes, every thread sampled by py-spy (the [bench] extra); Markdown lines."""
     import shutil
 
     spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
     if not Path(spy).exists():
         return ["Not profiled: py-spy is not installed (`pip install 'mcdiag[bench]'`)."]
-    out = tmp / f"profile-{pods}"
+    out = tmp / f"profile-{pods}{'-agents' if agents else ''}"
     out.mkdir()
-    clusters = start_pair(pods, out)
+    clusters = start_pair(pods, out, agents=agents)
     raw = out / "profile.txt"
     try:
         m = measure([spy, "record", "--threads", "--rate", "200", "--format", "raw", "-o", str(raw), "--",
@@ -315,7 +366,7 @@ def run_profile(pods: int, cap_gb: float, tmp: Path) -> list[str]:
             c.stop()
     if not raw.exists():
         return [f"Not profiled: py-spy failed ({m.stderr_tail or m.code})."]
-    return profile_summary(raw.read_text(), pods)
+    return profile_summary(raw.read_text(), pods, " with a route agent pod on every node" if agents else "")
 
 
 def _frame_name(frame: str) -> str:
@@ -329,7 +380,7 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def profile_summary(text: str, pods: int, n: int = 12) -> list[str]:
+def profile_summary(text: str, pods: int, shape: str = "", n: int = 12) -> list[str]:
     """Self and inclusive time per function, and busy time per thread kind, from py-spy's collapsed stacks."""
     total = 0
     busy = 0
@@ -358,7 +409,7 @@ def profile_summary(text: str, pods: int, n: int = 12) -> list[str]:
             incl[f] = incl.get(f, 0) + k
     if not busy:
         return ["No busy samples."]
-    lines = [f"Profile of one `mcdiag all --passive` at {pods:,} pods per cluster (py-spy, every thread, "
+    lines = [f"Profile of one `mcdiag all --passive` at {pods:,} pods per cluster{shape} (py-spy, every thread, "
              f"{busy} samples of running threads at 200 Hz):", "",
              "| function (self time) | share of busy samples |", "|---|---|"]
     lines += [f"| `{f}` | {k / busy:.0%} |" for f, k in sorted(own.items(), key=lambda kv: -kv[1])[:n]]
@@ -390,6 +441,18 @@ def run_startup(runs: int, tmp: Path) -> dict[str, list[Measured]]:
     return out
 
 
+def run_redaction(runs: int) -> tuple[list[str], tuple[float, float] | None]:
+    """``scripts/bench_redact.py`` on 10,000 pods of real shape: (its output, (parse s, redact-in-place s))."""
+    import re
+
+    proc = subprocess.run([PY, str(ROOT / "scripts" / "bench_redact.py"), "--pods", "10000", "--runs", str(max(runs, 3))],
+                          capture_output=True, text=True, timeout=900)
+    parse = re.search(r"json\.loads\s+([\d.]+)s", proc.stdout)
+    in_place = re.search(r"redact in place \(views\)\s+([\d.]+)s", proc.stdout)
+    figures = (float(parse.group(1)), float(in_place.group(1))) if parse and in_place else None
+    return proc.stdout.rstrip().splitlines() or [proc.stderr.strip()[-300:]], figures
+
+
 # ---------------------------------------------------------------------------------------------
 # Formatting
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +477,7 @@ def size_table(rows: list[SizeRow], cap_gb: float) -> list[str]:
     for r in rows:
         good = [m for m in r.runs if m.ok]
         bare = [m for m in r.bare if m.ok]
-        label = f"{r.pods:,} ({r.nodes:,})"
+        label = f"{r.pods:,} ({r.nodes:,})" + (" + a route agent pod per node" if r.agents else "")
         loads = ", ".join(sorted({m.load for m in r.runs}))
         if not good:
             why = fmt_run(r.runs[-1]) if r.runs else "not run"
@@ -435,9 +498,14 @@ def size_table(rows: list[SizeRow], cap_gb: float) -> list[str]:
 def selection_table(pods: int, rows: list[tuple[str, Measured, list[int], list[int]]]) -> list[str]:
     out = [f"Requests per cluster as the selection grows ({pods:,} pods per cluster; list pages in brackets):", "",
            "| selection | requests/cluster (list pages) | wall | CPU | peak RSS | load |", "|---|---|---|---|---|---|"]
-    for label, m, reqs, pages in rows:
+    for label, m, reqs, pages, _keys in rows:
         r = " / ".join(f"{n} ({p})" for n, p in zip(reqs, pages, strict=True))
         out.append(f"| `{label.split(': ', 1)[1]}` | {r} | {m.wall:.2f} s | {m.cpu:.2f} s | {m.rss_mb:.0f} MB | {m.load} |")
+    for label, _m, _reqs, _pages, keys in rows:
+        if "k8s-version" in label and keys:
+            out += ["", f"The requests `{label.split(': ', 1)[1]}` made of cluster `cluster` (path; selectors, limit, "
+                    "`meta` for metadata only):", ""]
+            out += [f"- `{k}`" for k in keys[0]]
     return out
 
 
@@ -472,11 +540,11 @@ def targets_table(rows: list[SizeRow], selections, startup: dict[str, list[Measu
     """Issue 12's targets against the largest size that ran, with by how much each is missed."""
     out = ["| target | measured | |", "|---|---|---|"]
 
-    def line(what: str, got: float, limit: float, unit: str, fmt: str = "{:.1f}") -> None:
-        verdict = "met" if got <= limit else f"missed: {got / limit:.1f}x the limit"
+    def line(what: str, got: float, limit: float, unit: str, fmt: str = "{:.1f}", why: str = "") -> None:
+        verdict = "met" if got <= limit else f"missed: {got / limit:.2f}x the limit{why}"
         out.append(f"| {what} (at most {fmt.format(limit)}{unit}) | {fmt.format(got)}{unit} | {verdict} |")
 
-    done = [r for r in rows if any(m.ok for m in r.runs)]
+    done = [r for r in rows if any(m.ok for m in r.runs) and not r.agents]
     empty = startup.get("mcdiag all --passive, two empty clusters") or []
     if done:
         r = max(done, key=lambda r: r.pods)
@@ -491,13 +559,35 @@ def targets_table(rows: list[SizeRow], selections, startup: dict[str, list[Measu
             line("wall time / bare fetch of the same requests", wall / median(bare), 1.5, "x")
         if empty:
             line("wall time / run on two empty clusters", wall / median([m.wall for m in empty]), 2, "x")
+    for r in (r for r in rows if r.agents and any(m.ok for m in r.runs)):
+        good = [m for m in r.runs if m.ok]
+        shape = f"the same with a route agent pod on each of the {r.nodes:,} nodes"
+        why = ": submariner-deployment reads every pod of submariner-operator whole (see below)"
+        line(f"{shape}: requests per cluster", max(r.requests), 40, "", "{:.0f}", why)
+        line(f"{shape}: read per cluster", max(r.bytes) / 1e6, 5, " MB", why=why)
+        line(f"{shape}: peak RSS", median([m.rss_mb for m in good]), 200, " MB", "{:.0f}", why)
+        bare = [m.wall for m in r.bare if m.ok]
+        if bare:
+            line(f"{shape}: wall time / bare fetch", median([m.wall for m in good]) / median(bare), 1.5, "x")
+        if empty:
+            line(f"{shape}: wall time / run on two empty clusters", median([m.wall for m in good]) / median([m.wall for m in empty]),
+                 2, "x", why=why)
     missing = [r.pods for r in rows if not any(m.ok for m in r.runs)]
     if missing:
         out.append(f"| sizes that did not finish | {', '.join(f'{p:,}' for p in missing)} pods | see the first table |")
-    for label, _run, reqs, _pages in selections:
+    for label, _run, reqs, _pages, keys in selections:
         if "k8s-version" in label:
-            out.append(f"| `mcdiag run k8s-version`: only its own and the gate's requests (`/version`, discovery) "
-                       f"| {max(reqs)} requests per cluster | {'met' if max(reqs) <= 4 else 'missed: it lists more than it needs'} |")
+            want = expected_keys(label.split(": ", 1)[1].split())
+            extra = sorted({k for ks in keys for k in ks} - want)
+            missed = sorted(want - {k for ks in keys for k in ks})
+            verdict = "met" if not extra else f"missed: also {', '.join(f'`{k}`' for k in extra)}"
+            out.append(f"| `mcdiag run k8s-version`: only its own and the gate's requests (`/version`, discovery, one node, "
+                       f"the provider's and service discovery's objects) | {max(reqs)} requests per cluster, "
+                       f"{len(want) - len(missed)} of the {len(want)} expected and {len(extra)} more | {verdict} |")
+    redaction = startup.get("_redaction")
+    if redaction:
+        parse, in_place = redaction
+        line("redaction's CPU / parsing's (10,000 pods of real shape)", in_place / parse, 1.0, "x", "{:.2f}")
     helps = startup.get("mcdiag --help") or []
     if helps:
         line("`mcdiag --help`", median([m.wall for m in helps]), 0.3, " s", "{:.2f}")
@@ -517,15 +607,18 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="0,10000,50000,150000", help="pods per cluster, comma-separated")
+    parser.add_argument("--agent-sizes", default="150000",
+                        help="sizes also run with a Submariner route agent pod on every node (comma-separated; '' for none)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (medians)")
     parser.add_argument("--selection-size", type=int, default=10000, help="pods per cluster for the selection series")
     parser.add_argument("--mem-cap-gb", type=float, default=8.0, help="address-space cap of every mcdiag child")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md", help="Markdown file to write")
     parser.add_argument("--no-doc", action="store_true", help="print only")
-    parser.add_argument("--skip", action="append", default=[], choices=("sizes", "selection", "startup"),
+    parser.add_argument("--skip", action="append", default=[], choices=("sizes", "selection", "startup", "redaction"),
                         help="leave a part out (repeatable)")
-    parser.add_argument("--profile-size", type=int, default=10000,
-                        help="pods per cluster of the profiled run (0: none; needs py-spy, the [bench] extra)")
+    parser.add_argument("--profile", default="150000,150000+agents",
+                        help="the profiled runs, comma-separated: pods per cluster, '+agents' for a route agent pod on "
+                             "every node ('' for none; needs py-spy, the [bench] extra)")
     parser.add_argument("--lab", action="store_true", help="also the lab benchmarks (root; see benchmarks/lab.py)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -537,16 +630,30 @@ def main(argv: list[str] | None = None) -> int:
         if "sizes" not in args.skip:
             for pods in sizes:
                 rows.append(run_size(pods, args.runs, args.mem_cap_gb, tmp))
+            for pods in (int(s) for s in args.agent_sizes.split(",") if s.strip()):
+                rows.append(run_size(pods, args.runs, args.mem_cap_gb, tmp, agents=(ROUTE_AGENT,)))
+        redaction_lines: list[str] = []
+        if "redaction" not in args.skip:
+            redaction_lines, figures = run_redaction(args.runs)
+            if figures:
+                startup["_redaction"] = figures  # type: ignore[assignment]
         selections = run_selections(args.selection_size, args.mem_cap_gb, tmp) if "selection" not in args.skip else []
-        profile = run_profile(args.profile_size, args.mem_cap_gb, tmp) if args.profile_size else []
+        profile: list[str] = []
+        for spec in (p.strip() for p in args.profile.split(",") if p.strip()):
+            size, _, extra = spec.partition("+")
+            profile += [*run_profile(int(size), args.mem_cap_gb, tmp, (ROUTE_AGENT,) if extra == "agents" else ()), ""]
         lab_lines: list[str] = []
         if args.lab:
             from benchmarks import lab
 
             lab_lines = lab.run_all(args.runs, tmp)
     lines = render(rows, selections, args.selection_size, startup, args.mem_cap_gb, lab_lines)
-    if profile:
+    at = lines.index("### The lab")
+    if redaction_lines:
+        lines[at:at] = ["### Redaction against parsing", "", "`scripts/bench_redact.py --pods 10000` (what a view does "
+                        "with each object it parsed, against parsing it):", "", "```", *redaction_lines, "```", ""]
         at = lines.index("### The lab")
+    if profile:
         lines[at:at] = ["### Where the time goes", "", *profile, ""]
     print("\n".join(lines))
     if not args.no_doc:
@@ -589,8 +696,11 @@ containers, about 6 kB of JSON per pod and 5 kB per node; one kube-proxy pod per
 emulator its own process with a request log; mcdiag a child process (wall time, CPU =
 user + system, peak RSS from `wait4`), under an address-space cap so that a run cannot take
 the machine down; the floor, a bare HTTPS client (`benchmarks/bare.py`, urllib3 + json)
-fetching exactly the requests mcdiag made, with the same concurrency. The machine may be
-shared: the load average stands beside each figure, and figures are medians.
+fetching exactly the requests mcdiag made (the same queries, as many pages), with the same
+concurrency. The machine may be shared: the load average stands beside each figure, and
+figures are medians. The largest size runs a second time with a Submariner route agent pod
+on every node (`--agent-sizes`), the shape of a real Submariner cluster, whose pods one check
+reads whole (see "What mcdiag reads, and what grows with the cluster" below).
 
 Targets (issue 12): at 150,000 pods and 5,000 nodes per cluster, at most 40 requests and 5 MB
 read per cluster, peak RSS at most 200 MB, wall time at most 1.5x the bare fetch and at most 2x
@@ -599,7 +709,66 @@ need; `mcdiag --help` under 0.3 s; 4 lab clusters in at most 2x the time of 2.
 
 """
 
-DOC_TAIL = ""
+DOC_TAIL = """
+## What mcdiag reads, and what grows with the cluster
+
+Every check and fact declares its reads as queries (`reads`, sent before the checks start, and
+`reads_if_needed`, sent only when the check finds it needs them; `mcdiag explain ID` lists both,
+and `tests/test_declared_reads.py` fails on any query a check asks without declaring it). A run
+sends the `reads` of the checks it runs (those of a provider's checks only to that provider's
+clusters), each distinct query once per cluster, and serves narrower queries out of broader
+ones it holds. The reports' cluster facts (provider, CNI, CIDRs) are worked out from what the
+checks read, never read for themselves: `mcdiag run k8s-version` shows the provider and the
+version, and leaves the CNI and the CIDRs out. Objects lose `metadata.managedFields` as they
+are parsed (no check judges who wrote a field; it is often a third of an object).
+
+What the reads are, by what they grow with:
+
+| grows with | queries | who reads it |
+|---|---|---|
+| nothing (one object, or an existence test) | one node (`limit=1`); one pod per CNI agent label (`app=ovnkube-node`, `name=weave-net`, `app=kindnet`: metadata, `limit=1`); namespaces, ConfigMaps, the Lighthouse Service and OpenShift objects by name | api-access (nodes listable), CNI detection (flannel's node annotations, k3s's node args on that node), provider detection, broker-clusters, cluster-cidrs (kubeadm-config), kube-proxy-mode |
+| what is installed, not the nodes | every DaemonSet (whole); kube-system's ConfigMaps, Services and Deployments; the control plane's pods (`component in (kube-apiserver,kube-controller-manager)` in kube-system); Submariner's DaemonSets, Deployments and custom resources; nodes labelled `submariner.io/gateway=true` or `gateway=true` (whole) | DNS, kube-proxy, CNI, Submariner and Netmaker checks, gateway-nodes |
+| the nodes (a pod per node) | every pod of Submariner's namespace, whole: the route agent runs on every node | submariner-deployment |
+| the nodes, Netmaker clusters only | every node (whole) and netmak8s's pods (`app in (netclient,netclient-gateway,servicex)`) | netclient-deployment |
+| the nodes, only as a last resort | every node (whole) | cluster-cidrs, when no other source names the pod CIDR; the active checks' second node, when none of the first 20 non-gateway nodes is Ready |
+| the exported services | each exported Service by name; every Service's name (metadata) for Netmaker's servicex | service-exports, globalnet, the active service checks |
+
+### The trade-off: a DaemonSet pod per node
+
+`submariner-deployment` judges every pod of Submariner's namespace: a DaemonSet's status can say
+every pod is ready while one is not (`tests/golden`: *daemonset-status-stale*; also a container
+in CrashLoopBackOff while the pod's phase is Running, restarts, evicted pods left behind). No
+server-side selector finds a not-Ready pod (field selectors know `status.phase`, which a
+crash-looping pod keeps at Running), and trusting the DaemonSet's counts would lose that verdict.
+So the check keeps reading the namespace's pods whole, and the route agent's one pod per node
+makes that the one read of a Submariner cluster that grows with the nodes: the
+"route agent pod per node" rows above show its cost at 5,000 nodes (about 5 kB per pod, in
+pages of 500). The other per-node DaemonSets are not read: kube-proxy's (kube-proxy-mode reads
+its DaemonSet and ConfigMap), Calico's (calico-prereqs reads IP pools). Netmaker's netclient
+pods are read on Netmaker clusters only, by label. Ways to shrink the route agents' cost
+without losing the verdict, not built: the `Table` form of the list (kubectl's columns: ready
+containers, status reason, restarts; a few hundred bytes per pod), or judging the route agents
+by their RouteAgent objects (`routeagent-connections` reads those already) and reading pods
+only where a DaemonSet's counts and its RouteAgents disagree.
+
+### Narrower than before, and what that changes
+
+- `api-access` lists one node: its message says "nodes are listable", no longer how many.
+- `gateway-nodes` reads the nodes labelled as gateways and judges the `gateway.submariner.io/*`
+  keys on those only (Submariner reads them on the gateway it runs on, nowhere else).
+- `cluster-cidrs` compares one node's pod CIDR slice with the CIDR found (a stale source shows
+  on every node); every node's slice is read only when nothing else names the pod CIDR.
+- CNI detection tests for one pod of each known agent and looks for flannel's annotations on
+  one node.
+- `broker-clusters` knows a broker CRD is installed when the API serves its kind (no CRD object,
+  which is large, and no cluster-wide permission on CRDs is read).
+- A query whose broader query failed for any reason but a 403 (unreachable, malformed,
+  endless paging) takes that failure instead of being sent again; after a 403 it is sent (a
+  Role in one namespace may allow it).
+- The emulator serves label selectors with an equality requirement from a label index, as
+  kube-apiserver serves them from its cache: a cluster-wide existence test no longer scans
+  150,000 pods in Python (which would have been the emulator's cost, counted in mcdiag's wall).
+"""
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,8 @@ class ClusterCidrs(Check):
     id = "cluster-cidrs"
     title = "Pod and service CIDRs"
     tags = frozenset({"preflight", "passive"})
-    reads = networks.CIDR_READS
+    reads = reads(networks.CIDR_READS, cluster.PROVIDER_READS)
+    reads_if_needed = networks.CIDR_READS_IF_NEEDED
     hint = "Pass --pod-cidr/--service-cidr CLUSTER=CIDR, or make the CIDRs discoverable (kubeadm-config, Submariner CR)."
     docs = "https://submariner.io/operations/deployment/subctl/#join-flags-general"
     provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
@@ -95,6 +96,7 @@ class CidrOverlap(Check):
     scope = Scope.PAIR
     tags = frozenset({"preflight", "passive", "inter-cluster"})
     reads = reads(networks.CIDR_READS, cluster.PROVIDER_READS)
+    reads_if_needed = networks.CIDR_READS_IF_NEEDED
     hint = "Re-create one cluster with non-overlapping pod/service CIDRs, or deploy Submariner with Globalnet."
     docs = SUBMARINER_GLOBALNET_DOCS
     provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_DOCS})

@@ -45,6 +45,7 @@ class CniSupport(Check):
     title = "CNI plugin support"
     tags = frozenset({"preflight", "passive"})
     reads = reads(networks.CNI_READS, cluster.PROVIDER_READS)
+    reads_if_needed = networks.CNI_READS_IF_NEEDED
     hint = "Use a CNI Submariner supports (Calico, Flannel, Canal, Weave, OVN-Kubernetes, OpenShift SDN, kindnet)."
     docs = SUBMARINER_CNI_DOCS
     provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
@@ -99,9 +100,12 @@ class CalicoPrereqs(Check):
     providers = SUBMARINER_OR_NONE
     reads = reads(
         networks.CNI_READS,
-        (R.CALICO_IPPOOLS, R.CALICO_CRD_IPPOOLS, R.SUBMARINER_ENDPOINTS),
+        (R.CALICO_IPPOOLS, R.SUBMARINER_ENDPOINTS),
         submariner.SUBMARINER_SETTINGS_READS,
+        cluster.PROVIDER_READS,
     )
+    #: The legacy IPPools only when the Calico API server is missing (to say so in the message).
+    reads_if_needed = (R.CALICO_CRD_IPPOOLS, *networks.CNI_READS_IF_NEEDED)
     docs = CALICO_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -194,6 +198,7 @@ class KubeProxyMode(Check):
     tags = frozenset({"preflight", "passive", "submariner"})
     providers = SUBMARINER_OR_NONE
     reads = reads(networks.KUBE_PROXY_READS, cluster.PROVIDER_READS)
+    reads_if_needed = networks.KUBE_PROXY_READS_IF_NEEDED
     docs = "https://submariner.io/getting-started/#prerequisites"
 
     def run(self, ctx: CheckContext) -> Outcome:

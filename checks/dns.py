@@ -29,7 +29,9 @@ class CorednsForwarding(Check):
     depends = ("submariner-deployment",)
     title = "CoreDNS forwarding for cross-cluster names"
     tags = frozenset({"passive", "inter-cluster"})
-    reads = reads(dns.DNS_READS, netmaker.NETMAKER_READS, cluster.PROVIDER_READS, submariner.SUBMARINER_SETTINGS_READS)
+    reads = reads(dns.DNS_READS, cluster.PROVIDER_READS, submariner.SUBMARINER_SETTINGS_READS, submariner.LIGHTHOUSE_READS)
+    #: Netmaker's workloads only on Netmaker clusters (their networks are the zones to forward).
+    reads_if_needed = (*dns.DNS_READS_IF_NEEDED, *netmaker.NETMAKER_READS)
     docs = "https://submariner.io/getting-started/architecture/service-discovery/"
     provider_docs = MappingProxyType({"netmaker": netmaker.NETMAKER_K8S_DOCS})
 
@@ -179,7 +181,9 @@ class NodeLocalDns(Check):
     title = "NodeLocal DNSCache and clusterset.local"
     tags = frozenset({"preflight", "passive", "submariner"})
     providers = SUBMARINER_OR_NONE
-    reads = reads((R.DAEMONSETS,), dns.DNS_READS, submariner.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.DAEMONSETS,), dns.DNS_READS, submariner.SUBMARINER_SETTINGS_READS, submariner.LIGHTHOUSE_READS,
+                  cluster.PROVIDER_READS)
+    reads_if_needed = dns.DNS_READS_IF_NEEDED
     docs = "https://submariner.io/getting-started/architecture/service-discovery/"
 
     def run(self, ctx: CheckContext) -> Outcome:

@@ -29,6 +29,7 @@ class VxlanFirewall(ActiveCheck):
     tags = frozenset({"active", "intra-cluster", "submariner"})
     providers = frozenset({"submariner"})
     reads = T.NODE_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Allow UDP/4800 between nodes (host firewall, cloud security groups): Submariner's vx-submariner carries non-gateway traffic to the gateway."
     docs = SUBMARINER_DOCS
 
@@ -72,6 +73,7 @@ class TunnelFirewall(ActiveCheck):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
     reads = T.TUNNEL_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Allow the tunnel's UDP ports from A's gateway to B's gateway (firewalls, cloud security groups, NAT port forwarding)."
     docs = SUBMARINER_DOCS
 
@@ -130,6 +132,7 @@ class WireguardHandshake(ActiveCheck):
     tags = frozenset({"active", "netmaker"})
     providers = frozenset({"netmaker"})
     reads = T.NODE_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Check UDP reachability of the peers' WireGuard ports (tunnel-firewall), their endpoints and keys (netclient logs on the gateway)."
     docs = NETMAKER_DOCS
     MAX_AGE = 180

@@ -6,9 +6,8 @@ import ipaddress
 from types import MappingProxyType
 from typing import Any
 
-from mcdiag.facts import cluster, netmaker
+from mcdiag.facts import cluster, netmaker, submariner
 from mcdiag.facts.objects import annotations, labels, meta, node_ready
-from mcdiag.gather import resources as R
 from mcdiag.model import Check, CheckContext, Findings, Outcome, reads
 
 GATEWAY_KEYS = ("udp-port", "natt-discovery-port", "public-ip", "preferred-server")
@@ -34,12 +33,17 @@ def public_ip_problem(value: str) -> str | None:
 
 
 class GatewayNodes(Check):
-    """Submariner: a Ready node labelled submariner.io/gateway=true with valid gateway.submariner.io/* keys; Netmaker: a gateway=true node."""
+    """Submariner: a Ready node labelled submariner.io/gateway=true with valid gateway.submariner.io/* keys; Netmaker: a gateway=true node.
+
+    Only the nodes labelled as gateways are read (and their ``gateway.submariner.io/*`` keys
+    judged): Submariner reads those keys on the gateway it runs on, nowhere else.
+    """
 
     id = "gateway-nodes"
     title = "Gateway node labels and annotations"
     tags = frozenset({"preflight", "passive"})
-    reads = reads((R.NODES,), cluster.PROVIDER_READS)
+    reads = reads((submariner.GATEWAY_NODES,), cluster.PROVIDER_READS)
+    reads_if_needed = (netmaker.GATEWAY_NODES,)
     docs = "https://submariner.io/operations/nat-traversal/"
     provider_docs = MappingProxyType({"netmaker": netmaker.NETMAK8S_DOCS})
 
@@ -48,9 +52,9 @@ class GatewayNodes(Check):
         provider = view.fact(cluster.detect_provider)
         if provider == "none":
             return self.skip("no Submariner or Netmaker here (pass --provider submariner|netmaker to check gateway labels before installing)")
-        nodes = sorted(view.list(R.NODES), key=lambda n: str(meta(n).get("name")))
         if provider == "netmaker":
-            return self._netmaker(nodes)
+            return self._netmaker(sorted(view.list(netmaker.GATEWAY_NODES), key=lambda n: str(meta(n).get("name"))))
+        nodes = sorted(view.list(submariner.GATEWAY_NODES), key=lambda n: str(meta(n).get("name")))
         found = Findings()
         gateways = [n for n in nodes if labels(n).get("submariner.io/gateway") == "true"]
         ready = [meta(n).get("name") for n in gateways if node_ready(n)]

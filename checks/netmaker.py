@@ -14,28 +14,33 @@ NETMAK8S_DOCS = netmaker.NETMAK8S_DOCS
 
 
 class NetclientDeployment(Check):
-    """The netclient DaemonSet is ready on every node, netclient-gateway runs on a gateway=true node, servicex is up."""
+    """The netclient DaemonSet is ready on every node, netclient-gateway runs on a gateway=true node, servicex is up.
+
+    Reads every node, whole (which nodes the DaemonSet should run on depends on their labels
+    and taints), and the pods of netmak8s's workloads by their ``app`` labels (one netclient pod
+    per node): both grow with the nodes. Only on Netmaker clusters.
+    """
 
     id = "netclient-deployment"
     depends = ("gateway-nodes",)
     title = "Netmaker netclient deployment"
     tags = frozenset({"passive", "netmaker"})
     providers = frozenset({"netmaker"})
-    reads = reads((R.DAEMONSETS, R.DEPLOYMENTS, R.PODS, R.NODES), cluster.PROVIDER_READS)
+    reads = reads(netmaker.NETMAKER_READS, netmaker.SERVICEX_DEPLOYMENTS, (netmaker.NETMAKER_PODS, R.NODES), cluster.PROVIDER_READS)
     hint = "Inspect the failing pods (kubectl describe pod / kubectl logs) and re-apply the netmak8s manifests."
     docs = NETMAK8S_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
         view = ctx.cluster
         nodes = view.list(R.NODES)
-        pods = view.list(R.PODS)
+        pods = view.list(netmaker.NETMAKER_PODS)
         fails: list[tuple[str, str]] = []  # (sentence, hint)
         warns: list[tuple[str, str]] = []
         said: list[str] = []
         details: dict[str, Any] = {}
 
         # 1. netclient DaemonSet(s): a READY pod on every node they should run on.
-        for ds in view.select(R.DAEMONSETS, app="netclient"):
+        for ds in view.list(netmaker.NETCLIENT_DAEMONSETS):
             name = objects.qualname(ds)
             mine = workload_pods(ds, pods)
             wanted = [n for n in nodes if daemonset_wants(ds, n)]
@@ -67,7 +72,7 @@ class NetclientDeployment(Check):
         # 2. netclient-gateway Deployment: available, its pod on a gateway=true node, in the peers' networks.
         gateway_nodes = sorted(meta(n).get("name") for n in nodes if labels(n).get("gateway") == "true")
         details["gateway_nodes"] = gateway_nodes
-        gateways = view.select(R.DEPLOYMENTS, app="netclient-gateway")
+        gateways = view.list(netmaker.NETCLIENT_GATEWAY_DEPLOYMENTS)
         if not gateway_nodes:
             fails.append(("no node is labelled gateway=true",
                           "Label the node that is to be the egress gateway: kubectl label node NODE gateway=true."))
@@ -117,9 +122,7 @@ class NetclientDeployment(Check):
                                   f"Deploy a netclient-gateway here with the network name and token of {', '.join(missing)}."))
 
         # 3. servicex (service discovery), when present.
-        for dep in view.list(R.DEPLOYMENTS):
-            if meta(dep).get("name") != "servicex" and labels(dep).get("app") != "servicex":
-                continue
+        for dep in netmaker.servicex_deployments(view):
             name = objects.qualname(dep)
             problem = workload_problem(dep)
             mine = workload_pods(dep, pods)

@@ -18,6 +18,7 @@ class PodConnectivity(ActiveCheck):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
     reads = T.NODE_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Check the tunnel between the gateways (tunnel-firewall, gateway-connections) and that B's pod CIDR is routed and allowed."
     docs = SUBMARINER_DOCS
 
@@ -65,6 +66,7 @@ class PathMtu(ActiveCheck):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
     reads = T.NODE_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Clamp TCP MSS or lower the tunnel MTU below the path MTU, or let ICMP fragmentation-needed through."
     docs = SUBMARINER_DOCS
 
@@ -107,6 +109,7 @@ class Latency(ActiveCheck):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
     reads = T.NODE_READS
+    reads_if_needed = T.NODE_READS_IF_NEEDED
     hint = "Expect this RTT in every cross-cluster call; check the underlay route and the gateways' load, or raise --max-rtt."
     docs = SUBMARINER_DOCS
 

@@ -25,7 +25,7 @@ from typing import Any
 from mcdiag.active import targets as T
 from mcdiag.active.base import ActiveCheck, not_started
 from mcdiag.active.targets import ServiceTarget, ZoneOwner
-from mcdiag.facts import cluster, dns, netmaker, submariner
+from mcdiag.facts import cluster, dns, netmaker, objects, submariner
 from mcdiag.gather import resources as R
 from mcdiag.model import CheckContext, Outcome, Scope
 
@@ -79,6 +79,7 @@ class ServiceCheck(ActiveCheck):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"active", "inter-cluster"})
     reads = T.SERVICE_READS
+    reads_if_needed = T.SERVICE_READS_IF_NEEDED
 
     # -- which services ----------------------------------------------------------------------
     def services(self, ctx: CheckContext, probes: Any) -> tuple[list[ServiceTarget], list[str]]:
@@ -185,7 +186,7 @@ class ServiceCheck(ActiveCheck):
 
     @staticmethod
     def _local_export(a: Any, svc: ServiceTarget, got: set[str]) -> bool:
-        local = a.find(R.SERVICES, svc.name, svc.namespace)
+        local = objects.named(a, R.SERVICES, svc.name, svc.namespace)
         return local is not None and got <= set(T.service_ips(local))
 
     @staticmethod

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcdiag.facts import submariner
-from mcdiag.facts.objects import meta, qualname
+from mcdiag.facts import cluster, submariner
+from mcdiag.facts.objects import meta, named, qualname
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, CheckContext, Findings, Outcome, Scope, reads
@@ -38,7 +38,7 @@ def _exported_services(view: ClusterView) -> list[tuple[dict[str, Any], dict[str
     exports = view.optional(R.SERVICE_EXPORTS) or []
     out = []
     for exp in sorted(exports, key=qualname):
-        out.append((exp, view.find(R.SERVICES, meta(exp).get("name"), meta(exp).get("namespace"))))
+        out.append((exp, named(view, R.SERVICES, str(meta(exp).get("name")), meta(exp).get("namespace"))))
     return out
 
 
@@ -51,9 +51,12 @@ class Globalnet(Check):
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
     reads = reads(
-        (R.CLUSTER_GLOBAL_EGRESS_IPS, R.GLOBAL_INGRESS_IPS, R.SERVICE_EXPORTS, R.SERVICES),
+        (R.CLUSTER_GLOBAL_EGRESS_IPS, R.GLOBAL_INGRESS_IPS, R.SERVICE_EXPORTS),
         submariner.SUBMARINER_SETTINGS_READS,
+        cluster.PROVIDER_READS,
     )
+    #: The exported Services, each by its name.
+    reads_if_needed = (R.SERVICES,)
     docs = "https://submariner.io/getting-started/architecture/globalnet/"
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -128,7 +131,9 @@ class ServiceExports(Check):
     title = "ServiceExports valid and ready"
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
-    reads = reads((R.SERVICE_EXPORTS, R.SERVICES), submariner.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.SERVICE_EXPORTS,), submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
+    #: The exported Services, each by its name.
+    reads_if_needed = (R.SERVICES,)
     docs = SERVICE_DISCOVERY_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -190,7 +195,9 @@ class ServiceImports(Check):
     scope = Scope.ORDERED_PAIR
     tags = frozenset({"passive", "submariner", "inter-cluster"})
     providers = SUBMARINER
-    reads = reads((R.SERVICE_EXPORTS, R.SERVICE_IMPORTS, R.NAMESPACES, R.SERVICES), submariner.SUBMARINER_SETTINGS_READS)
+    reads = reads((R.SERVICE_EXPORTS, R.SERVICE_IMPORTS), submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
+    #: The namespace of an export without its import, by name (does it exist in B?).
+    reads_if_needed = (R.NAMESPACES.metadata(),)
     docs = SERVICE_DISCOVERY_DOCS
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -204,7 +211,6 @@ class ServiceImports(Check):
         if imports is None:
             return self.skip(f"serviceimports.multicluster.x-k8s.io CRD not installed in {b.name}")
         a_id = submariner.cluster_id_of(a)
-        namespaces = {meta(n).get("name") for n in b.list(R.NAMESPACES)}
         ns_b = submariner.submariner_namespace(b)
         found = Findings()
         listed: dict[str, list[str]] = {}
@@ -212,7 +218,7 @@ class ServiceImports(Check):
             ns, name = meta(exp).get("namespace"), meta(exp).get("name")
             imp = next((i for i in imports if meta(i).get("namespace") == ns and meta(i).get("name") == name), None)
             if imp is None:
-                if ns not in namespaces:
+                if not b.list(R.NAMESPACES.named(str(ns)).metadata()):
                     found.fail(
                         f"no ServiceImport {ns}/{name} in {b.name}: namespace {ns} does not exist there",
                         f"Create namespace {ns} in {b.name} (kubectl create namespace {ns}): Lighthouse imports services only into existing namespaces.",

@@ -277,8 +277,13 @@ class Check:
     docs: ClassVar[str | None] = None
     #: Docs links per provider (``{"netmaker": URL}``), used instead of ``docs`` for results about such clusters.
     provider_docs: ClassVar[Mapping[str, str]] = MappingProxyType({})
-    #: The resource lists this check reads; the view fetches them once per cluster.
+    #: The queries this check reads (its facts' included), as narrow as it can judge with; the run
+    #: sends them before the checks start, once per cluster where the check applies.
     reads: ClassVar[tuple[Resource, ...]] = ()
+    #: Queries read only when the run finds it needs them (a last resort, a second step, a name known
+    #: at run time): never sent ahead, but declared, so ``mcdiag rbac`` grants them. A query the check
+    #: asks at run time may be narrower than the one declared here (one namespace or one name of it).
+    reads_if_needed: ClassVar[tuple[Resource, ...]] = ()
     #: When set, the check applies only to clusters whose provider is in it.
     providers: ClassVar[frozenset[str] | None] = None
     #: A fatal check gates its cluster: on ``error``/``fail`` every other check there is skipped.

@@ -144,6 +144,19 @@ def mcdiag(tmp_path, capsys, monkeypatch):
     return run
 
 
+def query_key(record: Any) -> str | None:
+    """The query a recorded request asked: path, selectors, limit and metadata-only; ``None`` for a continue page.
+
+    Two queries can share a path (``/api/v1/pods`` with two label selectors): count these, not paths.
+    """
+    if "continue" in record.query:
+        return None
+    parts = [record.path] + [f"{k}={record.query[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in record.query]
+    if "PartialObjectMetadata" in (record.accept or ""):
+        parts.append("meta")
+    return ";".join(parts)
+
+
 #: The Calico API server (an aggregated API, not a CRD) that the Submariner fixtures' clusters serve.
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
 #: The shipped healthy fixture pairs: directory, cluster names, emulator options.

@@ -1,4 +1,4 @@
-"""A passive run only reads: no write request, and each list path is requested once per cluster."""
+"""A passive run only reads: no write request, and each query is sent once per cluster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import FIXTURES, PAIRS, fixture_objects
+from tests.conftest import FIXTURES, PAIRS, fixture_objects, query_key
 
 CALICO_API = [{"group": "projectcalico.org", "version": "v3", "resources": [{"plural": "ippools", "kind": "IPPool", "namespaced": False}]}]
 #: fixture pair -> (directory under mcdiag/lab/fixtures, cluster names, emulator options)
@@ -29,10 +29,13 @@ def start_pair(emulate, pair: str):
     return emulate({n: copy.deepcopy(list(fixture_objects(directory, n))) for n in names}, **options)
 
 
-def repeated_paths(emu) -> dict[str, int]:
-    """Paths requested more than once, not counting pagination's continue requests."""
-    counts = Counter(r.path for r in emu.requests if "continue" not in r.query)
-    return {path: n for path, n in counts.items() if n > 1}
+def repeated_queries(emu) -> dict[str, int]:
+    """Queries (path, selectors, limit, metadata only) sent more than once, not counting pagination's continue requests.
+
+    Two queries can share a path (``/api/v1/pods`` with two label selectors): they are counted apart.
+    """
+    counts = Counter(query_key(r) for r in emu.requests if query_key(r))
+    return {key: n for key, n in counts.items() if n > 1}
 
 
 @pytest.mark.parametrize("page_size", [None, 2], ids=["one-page", "paginated"])
@@ -47,9 +50,11 @@ def test_passive_run_reads_each_list_once_and_writes_nothing(emulate, mcdiag, mo
     for name, emu in clusters.emulators.items():
         assert emu.writes() == [], name
         assert all(r.method == "GET" for r in emu.requests), name
-        assert repeated_paths(emu) == {}, name
-        paths = {r.path for r in emu.requests}
-        assert {"/api/v1/nodes", "/api/v1/pods", "/apis/apps/v1/daemonsets"} <= paths
+        assert repeated_queries(emu) == {}, name
+        keys = {query_key(r) for r in emu.requests} - {None}
+        assert {"/api/v1/nodes;limit=1", "/apis/apps/v1/daemonsets;limit=" + str(page_size or 500)} <= keys
+        # every pod list is narrowed (selected or in one namespace), never all pods of the cluster
+        assert [k for k in keys if k.startswith("/api/v1/pods;")] and not any(k.startswith("/api/v1/pods;limit=") for k in keys)
         if page_size:
             assert any("continue" in r.query for r in emu.requests), "pagination was not exercised"
 
@@ -61,7 +66,7 @@ def test_gather_reads_each_list_once_and_writes_nothing(emulate, mcdiag, tmp_pat
     assert run.code == 0, run.err
     for name, emu in clusters.emulators.items():
         assert emu.writes() == [], name
-        assert repeated_paths(emu) == {}, name
+        assert repeated_queries(emu) == {}, name
 
 
 def test_healthy_netmaker_pair_passes_or_skips_with_reasons(emulate, mcdiag):
@@ -101,13 +106,14 @@ def test_expired_continue_token_relists_once(emulate, mcdiag, monkeypatch):
 
     def expire_first_continue(req):
         if req.path == "/api/v1/pods" and "continue" in req.query and not state["done"]:
-            state["done"] = True
+            state["done"] = req.query.get("labelSelector")
             emu.expire_continue_tokens()
         return original(req)
 
     monkeypatch.setattr(emu, "_handle", expire_first_continue)
     run = mcdiag("all", "--passive", *clusters.args())
-    pods = [r for r in emu.requests if r.path == "/api/v1/pods"]
+    assert state["done"], "no pod list was paginated"
+    pods = [r for r in emu.requests if r.path == "/api/v1/pods" and r.query.get("labelSelector") == state["done"]]
     assert 410 in [r.status for r in pods]
     assert len([r for r in pods if "continue" not in r.query]) == 2  # the first page, then the relist
     assert run.status("api-access", "dc1") == "pass" and run.json["summary"]["error"] == 0

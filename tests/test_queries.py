@@ -277,3 +277,81 @@ def test_queries_over_https_are_one_request_each_with_selectors_and_the_metadata
         assert names(fresh.list(q)) == expected(q), q.key
     (gateway,) = fresh.list(GATEWAYS)
     assert gateway["kind"] == "PartialObjectMetadata" and "spec" not in gateway  # the server sent metadata only
+
+
+# -- first(n): existence tests and samples -------------------------------------------------------
+FIRST = NODES.first(1)
+FIRST_DNS = DNS.metadata().first(1)
+
+
+@pytest.mark.parametrize(
+    ("wide", "narrow", "covers"),
+    [
+        (NODES, FIRST, True),
+        (PODS, FIRST_DNS, True),
+        (DNS, FIRST_DNS, True),
+        (NODES.first(5), FIRST, True),
+        (FIRST, NODES, False),
+        (FIRST, NODES.first(2), False),
+        (PODS.first(5), DNS.first(1), False),  # the first 5 pods need not hold the first kube-dns pod
+        (FIRST_DNS, DNS.first(1), False),  # metadata cannot answer whole objects
+    ],
+)
+def test_covers_limited(wide, narrow, covers):
+    assert wide.covers(narrow) is covers
+
+
+def test_keys_name_every_part_of_a_query_and_read_back():
+    for q in (PODS, FIRST, FIRST_DNS, DNS_IN_KS, GATEWAYS, ON_NODE_META, R.CONFIGMAPS_KUBE_SYSTEM.named("x"), R.SUBMARINERS):
+        assert R.from_key(q.key) == q, q.key
+    assert FIRST_DNS.key == "v1/pods;l=k8s-app=kube-dns;meta;n=1" and "one of the pods" in FIRST_DNS.display
+    with pytest.raises(ValueError):
+        R.from_key("v1/pods;x=1")
+    with pytest.raises(ValueError):
+        PODS.first(0)
+
+
+def test_limited_queries_are_cut_from_a_full_answer_or_sent_as_one_page():
+    source = CountingSource(OBJECTS)
+    view = view_of(source)
+    view.prefetch([NODES, FIRST, FIRST_DNS, PODS])
+    assert sorted(source.asked) == ["v1/nodes", "v1/pods"]
+    assert names(view.list(FIRST)) == [(None, "n1")] and len(view.list(FIRST_DNS)) == 1
+    alone = view_of(CountingSource(OBJECTS))
+    assert len(alone.list(FIRST_DNS)) == 1 and alone.source.asked == [FIRST_DNS.key]
+
+
+def test_a_broad_query_that_failed_answers_the_narrow_ones_with_its_failure():
+    """Unreachable, malformed, endless paging: a narrower query would meet it too, and is not sent."""
+    source = CountingSource(OBJECTS, fail={"v1/pods": "error"})
+    view = view_of(source)
+    view.prefetch([PODS, DNS_IN_KS, FIRST_DNS])
+    for q in (DNS_IN_KS, FIRST_DNS):
+        with pytest.raises(ResourceUnavailable) as err:
+            view.list(q)
+        assert err.value.kind == "error" and "refused" in err.value.message
+    assert source.asked == ["v1/pods"]
+    assert view.holds(DNS_IN_KS) and not view.holds(NODES)
+
+
+def test_limited_query_over_https_is_one_page_whatever_follows(emulate):
+    many = [pod(f"dns-{i}", "kube-system", {"k8s-app": "kube-dns"}) for i in range(5)]
+    clusters = emulate({"east": copy.deepcopy(OBJECTS) + many})
+    emu = clusters["east"]
+    view = view_of(load_cluster(ClusterSpec(str(clusters.kubeconfigs["east"]), name="east", explicit_name=True), 10.0))
+    emu.clear_requests()
+    assert len(view.list(FIRST_DNS)) == 1
+    (req,) = emu.requests
+    assert req.query["limit"] == "1" and req.query["labelSelector"] == "k8s-app=kube-dns" and "continue" not in req.query
+
+
+def test_snapshot_files_of_two_queries_never_collide(tmp_path):
+    from mcdiag.gather.snapshot import _list_file
+
+    a, b = PODS.where(labels="a=b"), PODS.where(labels="a!=b")
+    assert a.key != b.key and _list_file(a.key) != _list_file(b.key)
+    view = view_of(CountingSource(OBJECTS))
+    view.prefetch([a, b])
+    save_snapshot(tmp_path / "snap", [view])
+    (replayed,) = load_snapshot_views(tmp_path / "snap", type("O", (), {"provider": None})())
+    assert replayed.list(a) == view.list(a) and replayed.list(b) == view.list(b)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from mcdiag.errors import ResourceUnavailable, UsageError
+from mcdiag.facts.netmaker import NETCLIENT_GATEWAY_DEPLOYMENTS, NETMAKER_PODS
+from mcdiag.facts.networks import WEAVE_POD
 from mcdiag.gather.resources import Resource, core
 from mcdiag.gather.snapshot import SnapshotSource, load_snapshot_views, read_manifest
 from tests.conftest import FIXTURES, PAIRS, fixture_objects, pair_objects
@@ -104,6 +106,7 @@ def test_snapshot_layout_and_manifest(emulate, mcdiag, tmp_path):
     snap = tmp_path / "snap"
     gather = mcdiag("gather", *clusters.kube_args("dc1", "cloud"), "-o", str(snap))
     assert gather.code == 0 and "--from-snapshot" in gather.out
+    assert "without being declared" not in gather.out + gather.err  # every query is a declared one (or narrower)
     manifest = json.loads((snap / "manifest.json").read_text())
     assert manifest["tool"] == "mcdiag" and manifest["version"] and manifest["created"]
     assert [c["name"] for c in manifest["clusters"]] == ["dc1-ctx", "cloud-ctx"]  # context names (no Submariner id)
@@ -111,7 +114,9 @@ def test_snapshot_layout_and_manifest(emulate, mcdiag, tmp_path):
     assert "netclient-deployment" in manifest["checks"] and "api-access" in manifest["checks"]
     dc1 = json.loads((snap / "dc1-ctx" / "cluster.json").read_text())
     assert dc1["version"]["gitVersion"] == "v1.28.5+k3s1" and "apps/v1" in dc1["discovery"]
-    assert {"v1/nodes", "v1/pods", "apps/v1/daemonsets", "apps/v1/deployments", "v1/configmaps@kube-system"} <= set(dc1["lists"])
+    assert {"v1/nodes", NETMAKER_PODS.key, "apps/v1/daemonsets", NETCLIENT_GATEWAY_DEPLOYMENTS.key,
+            "v1/configmaps@kube-system"} <= set(dc1["lists"])
+    assert "v1/pods" not in dc1["lists"] and "apps/v1/deployments" not in dc1["lists"]  # never every pod or Deployment
     nodes = json.loads((snap / "dc1-ctx" / dc1["lists"]["v1/nodes"]).read_text())
     assert [n["metadata"]["name"] for n in nodes["items"]] == ["datacenter1", "datacenter2", "master1"]
     daemonsets = json.loads((snap / "dc1-ctx" / dc1["lists"]["apps/v1/daemonsets"]).read_text())
@@ -132,8 +137,9 @@ def test_snapshot_layout_and_manifest(emulate, mcdiag, tmp_path):
     assert offline.code == 0 and [c["name"] for c in offline.json["clusters"]] == ["dc1-ctx", "cloud-ctx"]
 
 
-@pytest.mark.parametrize("key", ["v1/pods", "apps/v1/daemonsets"])
-def test_a_list_missing_from_the_snapshot_is_an_error_not_a_pass(emulate, mcdiag, tmp_path, key):
+@pytest.mark.parametrize(("key", "check"), [(NETMAKER_PODS.key, "netclient-deployment"), ("apps/v1/daemonsets", "coredns-forwarding"),
+                                            (WEAVE_POD.key, "cni-support")])
+def test_a_list_missing_from_the_snapshot_is_an_error_not_a_pass(emulate, mcdiag, tmp_path, key, check):
     clusters = emulate(pair_objects("netmaker"), version="v1.28.5+k3s1")
     snap = tmp_path / "snap"
     assert mcdiag("gather", *clusters.args(), "-o", str(snap)).code == 0
@@ -144,11 +150,9 @@ def test_a_list_missing_from_the_snapshot_is_an_error_not_a_pass(emulate, mcdiag
 
     run = mcdiag("all", "--from-snapshot", str(snap))
     assert run.code == 1
-    result = run.result("netclient-deployment", "dc1")
+    result = run.result(check, "dc1")
     assert result["status"] == "error" and "not in the snapshot" in result["message"]
-    assert run.status("netclient-deployment", "cloud") == "pass"
-    if key == "v1/pods":
-        assert run.result("cni-support", "dc1")["status"] == "error"
+    assert run.status(check, "cloud") == "pass"
 
 
 def test_unreachable_cluster_replays_as_unreachable(emulate, mcdiag, tmp_path):
@@ -176,7 +180,8 @@ def test_credentials_in_unexpected_places_are_scrubbed(emulate, mcdiag, tmp_path
     snap = tmp_path / "snap"
     gather = mcdiag("gather", *clusters.args(), "-o", str(snap))
     assert gather.code == 0
-    configmaps = json.loads((snap / "dc1" / "lists" / "v1_configmaps@kube-system.json").read_text())
+    index = json.loads((snap / "dc1" / "cluster.json").read_text())["lists"]
+    configmaps = json.loads((snap / "dc1" / index["v1/configmaps@kube-system"]).read_text())
     notes = next(c for c in configmaps["items"] if c["metadata"]["name"] == "ops-notes")
     assert notes["data"]["notes"] == "admin login: <redacted>"
     assert_nothing_leaks({token}, [snap], [gather.out, gather.err])
@@ -216,6 +221,12 @@ def test_snapshot_source_contract(tmp_path):
     src = SnapshotSource(cdir, "c")
     assert src.version()["gitVersion"] == "v1.29.3" and "apps/v1" in src.served_group_versions()
     assert [o["metadata"]["name"] for o in src.list(core("configmaps", "kube-system"))] == ["a"]
+    # any query a recorded one covers is cut out of it: by name, selected, limited, metadata only
+    assert [o["metadata"]["name"] for o in src.list(core("configmaps").named("b"))] == ["b"]
+    assert src.list(core("configmaps").where(labels="app=x")) == []
+    assert [o["metadata"]["name"] for o in src.list(core("configmaps").first(1))] == ["a"]
+    assert src.list(core("configmaps", "default").metadata()) == [
+        {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "b", "namespace": "default"}}]
     for res, kind, words in (
         (core("pods"), "error", "not in the snapshot"),
         (core("services"), "error", "broken.json"),

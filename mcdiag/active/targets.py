@@ -37,10 +37,31 @@ DEFAULT_WIREGUARD_PORT = 51821
 FLANNEL_PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
 FLANNEL_PUBLIC_IP_OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
 
-NODE_READS = (R.NODES, R.PODS) + cluster.PROVIDER_READS + submariner.GATEWAY_READS + (R.DEPLOYMENTS,)
-TUNNEL_READS = NODE_READS + (R.SUBMARINER_ENDPOINTS, R.SERVICEDISCOVERIES)
-SERVICE_READS = tuple(dict.fromkeys(NODE_READS + (R.SERVICES, R.SERVICE_EXPORTS, R.SERVICE_IMPORTS, R.GLOBAL_INGRESS_IPS,
-                                                  R.SERVICEDISCOVERIES) + dns.DNS_READS))
+#: Nodes not labelled as a gateway of either provider, the first few by name: where a non-gateway probe runs.
+NON_GATEWAY_NODES = R.NODES.where(labels=f"{SUBMARINER_GATEWAY_LABEL}!=true,{NETMAKER_GATEWAY_LABEL}!=true")
+#: How many of them are read ahead (one page: the first Ready one is nearly always among them).
+NON_GATEWAY_SAMPLE = 20
+#: Where probes run: the gateway nodes of both providers (a few), the first non-gateway nodes, the active
+#: gateway (Submariner) or netclient-gateway's pod and Deployment (Netmaker). Never every node.
+NODE_READS = tuple(dict.fromkeys((
+    submariner.GATEWAY_NODES,
+    netmaker.GATEWAY_NODES,
+    NON_GATEWAY_NODES.first(NON_GATEWAY_SAMPLE),
+    netmaker.NETCLIENT_GATEWAY_PODS,
+    netmaker.NETCLIENT_GATEWAY_DEPLOYMENTS,
+) + cluster.PROVIDER_READS + submariner.GATEWAY_READS))
+#: Read only when needed: the active gateway's node by name when it is not labelled as a gateway, and
+#: every non-gateway node when none of the first ones is Ready.
+NODE_READS_IF_NEEDED = (R.NODES,)
+TUNNEL_READS = tuple(dict.fromkeys(NODE_READS + submariner.ENDPOINT_READS + submariner.SUBMARINER_SETTINGS_READS))
+#: Services are read by name (the echo control, ``--service``, each export, the Lighthouse DNS Service).
+SERVICE_READS = tuple(dict.fromkeys(NODE_READS + (R.SERVICE_EXPORTS, R.SERVICE_IMPORTS, R.GLOBAL_INGRESS_IPS)
+                                    + submariner.SUBMARINER_SETTINGS_READS + submariner.LIGHTHOUSE_READS + netmaker.NETMAKER_READS
+                                    + dns.DNS_READS))
+#: ... and, when needed: the names of every Service (Netmaker's servicex publishes them all), a Service by name,
+#: servicex's Deployments, and what the DNS facts read when needed.
+SERVICE_READS_IF_NEEDED = tuple(dict.fromkeys(NODE_READS_IF_NEEDED + (R.SERVICES, R.SERVICES.metadata())
+                                              + netmaker.SERVICEX_DEPLOYMENTS + dns.DNS_READS_IF_NEEDED))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,8 +85,13 @@ class NodeChoice:
         return node_address(self.node) if self.node else None
 
 
-def _nodes(view: ClusterView) -> dict[str, dict[str, Any]]:
-    return {node_name(n): n for n in view.list(R.NODES)}
+def _node(view: ClusterView, name: str, *held: R.Resource) -> dict[str, Any] | None:
+    """The node called ``name``: from the node queries ``held`` when it is there, else by its name."""
+    for query in held:
+        for node in view.list(query):
+            if node_name(node) == name:
+                return node
+    return objects.named(view, R.NODES, name)
 
 
 def gateway_node(view: ClusterView) -> NodeChoice:
@@ -76,13 +102,12 @@ def gateway_node(view: ClusterView) -> NodeChoice:
     labelled ``gateway=true``, preferably the one running ``netclient-gateway``.
     """
     provider = view.fact(cluster.detect_provider)
-    nodes = _nodes(view)
     if provider == "submariner":
         active = submariner.active_gateway(view)
         if active is None or not active.node:
             return NodeChoice(None, "no active Submariner gateway (no Gateway with haStatus active, no gateway pod "
                                     "labelled gateway.submariner.io/status=active)")
-        node = nodes.get(active.node)
+        node = _node(view, active.node, submariner.GATEWAY_NODES)
         if node is None:
             return NodeChoice(None, f"the active gateway node {active.node} ({active.source}) is not a node of the cluster")
         if not node_ready(node):
@@ -91,13 +116,14 @@ def gateway_node(view: ClusterView) -> NodeChoice:
         return NodeChoice(node, f"active gateway from {active.source}" + ("" if label else f" (not labelled {SUBMARINER_GATEWAY_LABEL}=true)"))
     if provider == "netmaker":
         labelled = sorted(
-            (n for n in nodes.values() if labels(n).get(NETMAKER_GATEWAY_LABEL) == "true" and node_ready(n)), key=node_name
+            (n for n in view.list(netmaker.GATEWAY_NODES) if labels(n).get(NETMAKER_GATEWAY_LABEL) == "true" and node_ready(n)),
+            key=node_name,
         )
         if not labelled:
             return NodeChoice(None, f"no Ready node labelled {NETMAKER_GATEWAY_LABEL}=true")
         running = {
             (p.get("spec") or {}).get("nodeName")
-            for p in view.select(R.PODS, app="netclient-gateway")
+            for p in view.list(netmaker.NETCLIENT_GATEWAY_PODS)
             if objects.pod_state(p).problem is None
         }
         for node in labelled:
@@ -108,18 +134,27 @@ def gateway_node(view: ClusterView) -> NodeChoice:
 
 
 def other_node(view: ClusterView, gateway: NodeChoice) -> NodeChoice:
-    """Another Ready node than the gateway, preferably one not labelled as a gateway (``node`` None on single-node clusters)."""
-    candidates = [n for n in _nodes(view).values() if node_name(n) != gateway.name and node_ready(n)]
-    if not candidates:
+    """Another Ready node than the gateway, preferably one not labelled as a gateway (``node`` None on single-node clusters).
+
+    The first Ready non-gateway node by name, from the first :data:`NON_GATEWAY_SAMPLE` of them (every
+    non-gateway node is read only when none of those is Ready), else a Ready gateway node.
+    """
+
+    def first_ready(nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
+        ready = sorted((n for n in nodes if node_name(n) != gateway.name and node_ready(n)), key=node_name)
+        return ready[0] if ready else None
+
+    sample = view.list(NON_GATEWAY_NODES.first(NON_GATEWAY_SAMPLE))
+    node = first_ready(sample)
+    if node is None and len(sample) >= NON_GATEWAY_SAMPLE:
+        node = first_ready(view.list(NON_GATEWAY_NODES))
+    if node is not None:
+        return NodeChoice(node, "a Ready non-gateway node")
+    gateways = {node_name(n): n for q in (submariner.GATEWAY_NODES, netmaker.GATEWAY_NODES) for n in view.list(q)}
+    node = first_ready(list(gateways.values()))
+    if node is None:
         return NodeChoice(None, f"no Ready node besides the gateway {gateway.name}")
-
-    def is_gateway(n: dict[str, Any]) -> bool:
-        have = labels(n)
-        return have.get(SUBMARINER_GATEWAY_LABEL) == "true" or have.get(NETMAKER_GATEWAY_LABEL) == "true"
-
-    candidates.sort(key=lambda n: (is_gateway(n), node_name(n)))
-    node = candidates[0]
-    return NodeChoice(node, "a Ready non-gateway node" if not is_gateway(node) else "a Ready node (every other node is a gateway)")
+    return NodeChoice(node, "a Ready node (every other node is a gateway)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +249,7 @@ def netmaker_tunnel(b: ClusterView, b_gateway: NodeChoice) -> TunnelTarget:
     v0.9.x), else its ``netclient join --port N`` (older manifests), else 51821.
     """
     port = TunnelPort(DEFAULT_WIREGUARD_PORT, "WireGuard", "default")
-    for dep in sorted(b.select(R.DEPLOYMENTS, app="netclient-gateway"), key=qualname):
+    for dep in sorted(b.list(netmaker.NETCLIENT_GATEWAY_DEPLOYMENTS), key=qualname):
         value = _port(env_value(dep, "NETCLIENT_PORT"))
         if value:
             port = TunnelPort(value, "WireGuard", f"NETCLIENT_PORT of Deployment {qualname(dep)}")
@@ -322,7 +357,7 @@ class ServiceTarget:
 
 def service_target(b: ClusterView, namespace: str, name: str, source: str) -> ServiceTarget:
     """B's Service ``namespace/name`` as a probe target (``problem`` says why it cannot be one)."""
-    svc = b.find(R.SERVICES, name, namespace)
+    svc = objects.named(b, R.SERVICES, name, namespace)
     if svc is None:
         return ServiceTarget(namespace, name, [], None, [], source, f"Service {namespace}/{name} does not exist in {b.name}")
     ips = service_ips(svc)
@@ -335,7 +370,7 @@ def service_target(b: ClusterView, namespace: str, name: str, source: str) -> Se
 
 
 def _servicex(view: ClusterView) -> bool:
-    return any(meta(d).get("name") == "servicex" or labels(d).get("app") == "servicex" for d in view.list(R.DEPLOYMENTS))
+    return bool(netmaker.servicex_deployments(view))
 
 
 def exported_services(b: ClusterView, limit: int, skip_namespaces: tuple[str, ...] = ()) -> tuple[list[tuple[str, str]], str, int]:
@@ -349,7 +384,8 @@ def exported_services(b: ClusterView, limit: int, skip_namespaces: tuple[str, ..
         found = sorted({(meta(e).get("namespace") or "", meta(e).get("name") or "") for e in b.optional(R.SERVICE_EXPORTS) or []})
         how = "ServiceExport"
     elif provider == "netmaker" and _servicex(b):
-        found = sorted({(meta(s).get("namespace") or "", meta(s).get("name") or "") for s in b.list(R.SERVICES)
+        # servicex publishes every Service: their names are read (metadata only), each probed one by name.
+        found = sorted({(meta(s).get("namespace") or "", meta(s).get("name") or "") for s in b.list(R.SERVICES.metadata())
                         if meta(s).get("namespace") not in SYSTEM_NAMESPACES
                         and (meta(s).get("namespace"), meta(s).get("name")) != ("default", "kubernetes")})
         how = "servicex"
@@ -374,7 +410,7 @@ def zone_owner(a: ClusterView, b: ClusterView) -> ZoneOwner:
     if provider == "submariner":
         ns = submariner.submariner_namespace(a)
         ref = f"{ns}/{submariner.LIGHTHOUSE_DNS_SERVICE}"
-        svc = a.find(R.SERVICES, submariner.LIGHTHOUSE_DNS_SERVICE, ns)
+        svc = submariner.lighthouse_service(a)
         ip = a.fact(submariner.lighthouse_dns_ip)
         if svc is None or ip is None:
             return ZoneOwner(None, 53, f"{a.name} has no Lighthouse DNS Service {ref}")

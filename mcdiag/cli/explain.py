@@ -60,7 +60,7 @@ def render_table(checks: Sequence[type[Check]], everything: Sequence[type[Check]
 
 def explain(check: type[Check], registry_checks: Sequence[type[Check]] = ()) -> str:
     """What a check reads, when it passes/warns/fails, what it depends on, how to fix, docs."""
-    from mcdiag.reports.catalogue import reads_text
+    from mcdiag.reports.catalogue import reads_if_needed_text, reads_text
 
     meta = check.metadata()
     width = 96
@@ -75,6 +75,8 @@ def explain(check: type[Check], registry_checks: Sequence[type[Check]] = ()) -> 
                                      if check.providers else "every provider"))
     reads = list(dict.fromkeys(reads_text(check).replace("`", "").split(", ")))
     lines += textwrap.wrap(f"Reads:       {', '.join(reads)}", width, subsequent_indent=" " * 13)
+    if check.reads_if_needed:
+        lines += textwrap.wrap(f"If needed:   {reads_if_needed_text(check).replace('`', '')}", width, subsequent_indent=" " * 13)
     mode = "starts probe pods and sends packets (not with --passive)" if "active" in check.tags else "API reads only"
     lines.append(f"Acts:        {mode}")
     deps = [d for d in check.depends]

@@ -53,12 +53,15 @@ def cmd_gather(args: argparse.Namespace) -> int:
 
 def _save(out: Path, session: Any, report: Any) -> int:
     from mcdiag.cli.output import say
+    from mcdiag.gather.resources import from_key
     from mcdiag.gather.snapshot import MANIFEST, save_snapshot
     from mcdiag.run.session import reads_of
 
     views = session.views
-    declared = {r.key for r in reads_of(session.checks)}
-    undeclared = sorted({k for v in views for k in v.recorded()["lists"] if k not in declared})
+    declared = reads_of([*session.checks, *session.gates])
+    # a query narrower than a declared one (one namespace or one name of it, known at run time) is declared too
+    undeclared = sorted({k for v in views for k in v.recorded()["lists"]
+                         if not any(d.key == k or d.covers(from_key(k)) for d in declared)})
     notes = [f"read without being declared in a check's reads: {', '.join(undeclared)}"] if undeclared else []
     notes += list(report.notes)
     if report.interrupted:

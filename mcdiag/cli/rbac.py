@@ -1,8 +1,8 @@
 """``mcdiag rbac``: the ClusterRole (and Roles) mcdiag needs, worked out from what the checks read.
 
-Passive: ``list`` on every resource the passive checks (and the facts reports
-show) declare, cluster-wide or in the namespace they read, plus the discovery
-URLs. Active adds what probe pods need: create, get, list and delete on
+Passive: ``list`` on every query the passive checks declare (read ahead or when
+needed), cluster-wide, or in the namespace a query reads (a Role there, unless the
+ClusterRole grants it anyway), plus the discovery URLs. Active adds what probe pods need: create, get, list and delete on
 namespaces, pods, deployments, services and ServiceExports, and ``get`` on pod
 logs. The rules come from the checks' own ``reads``, so a new check updates them.
 """
@@ -69,6 +69,12 @@ def required_rules(active: bool = True) -> tuple[list[dict[str, Any]], dict[str,
     if active:
         for key, verbs in ACTIVE_RULES.items():
             cluster[key].update(verbs)
+    for ns_rules in namespaced.values():  # what the ClusterRole grants everywhere needs no Role
+        for key in list(ns_rules):
+            ns_rules[key] -= cluster.get(key, set())
+            if not ns_rules[key]:
+                del ns_rules[key]
+    namespaced = {ns: r for ns, r in namespaced.items() if r}
     rules = _rules(cluster)
     rules.append({"nonResourceURLs": list(NON_RESOURCE_URLS), "verbs": ["get"]})
     roles = {ns: _rules(r) for ns, r in sorted(namespaced.items())}

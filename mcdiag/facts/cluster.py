@@ -6,11 +6,18 @@ import re
 from typing import Any
 
 from mcdiag.errors import ResourceUnavailable
+from mcdiag.facts.netmaker import NETCLIENT_DAEMONSETS
 from mcdiag.facts.submariner import SUBMARINER_NS, submariner_cr
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
 
-PROVIDER_READS = (R.SUBMARINERS, R.DAEMONSETS, R.NAMESPACES)
+#: One node, the first in the API's order (by name): enough to show that nodes are listable, and a
+#: sample of what every node of a cluster carries (k3s's node args and version, flannel's annotations,
+#: a pod CIDR slice). One request of one object, whatever the number of nodes.
+NODE_SAMPLE = R.NODES.first(1)
+#: The Submariner operator's namespace, by name, metadata only: whether it exists.
+SUBMARINER_NAMESPACE = R.NAMESPACES.named(SUBMARINER_NS).metadata()
+PROVIDER_READS = (R.SUBMARINERS, NETCLIENT_DAEMONSETS, SUBMARINER_NAMESPACE)
 
 
 def detect_provider(view: ClusterView) -> str:
@@ -21,12 +28,12 @@ def detect_provider(view: ClusterView) -> str:
         return "submariner"
     daemonsets_error: ResourceUnavailable | None = None
     try:
-        if view.select(R.DAEMONSETS, app="netclient"):
+        if view.list(NETCLIENT_DAEMONSETS):
             return "netmaker"
     except ResourceUnavailable as exc:
         daemonsets_error = exc
     try:
-        if view.find(R.NAMESPACES, SUBMARINER_NS):
+        if view.list(SUBMARINER_NAMESPACE):
             return "submariner"
     except ResourceUnavailable:
         pass

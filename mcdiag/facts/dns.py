@@ -33,11 +33,25 @@ from mcdiag.gather.view import ClusterView
 
 #: The OpenShift DNS operator's configuration (cluster-scoped; ``default`` is the cluster DNS).
 OPENSHIFT_DNSES = R.crd("operator.openshift.io", "v1", "dnses")
+OPENSHIFT_DNS_DEFAULT = OPENSHIFT_DNSES.named("default")
 #: The namespace whose ConfigMaps mcdiag reads.
 CONFIGMAP_NAMESPACE = "kube-system"
-DNS_READS = (R.CONFIGMAPS_KUBE_SYSTEM, R.SERVICES, R.SUBMARINERS, R.DEPLOYMENTS, R.DAEMONSETS, OPENSHIFT_DNSES)
-#: What :func:`cluster_dns` reads.
-CLUSTER_DNS_READS = (R.SERVICES,)
+#: kube-system's Services (a few): ``kube-dns``, or RKE2's ``rke2-coredns-rke2-coredns`` labelled ``k8s-app=kube-dns``.
+KUBE_SYSTEM_SERVICES = R.SERVICES.within("kube-system")
+#: The cluster DNS Service elsewhere (asked only when kube-system has none), and OpenShift's.
+KUBE_DNS_SERVICES = R.SERVICES.where(labels="k8s-app=kube-dns")
+OPENSHIFT_DNS_SERVICE = R.SERVICES.within("openshift-dns").named("dns-default")
+#: The Deployments of the cluster DNS Service's namespace (kube-system; another namespace is read when the Service is there).
+DNS_DEPLOYMENTS = R.DEPLOYMENTS.within("kube-system")
+#: What :func:`cluster_dns` reads: kube-system's Services, then (only when needed) the others.
+CLUSTER_DNS_READS = (KUBE_SYSTEM_SERVICES,)
+CLUSTER_DNS_READS_IF_NEEDED = (KUBE_DNS_SERVICES, OPENSHIFT_DNS_SERVICE)
+#: What the DNS facts read: kube-system's ConfigMaps and Services, the DaemonSets (few, whatever the cluster's
+#: size), kube-system's Deployments, the Submariner CR and OpenShift's DNS operator configuration.
+DNS_READS = (R.CONFIGMAPS_KUBE_SYSTEM, KUBE_SYSTEM_SERVICES, R.SUBMARINERS, DNS_DEPLOYMENTS, R.DAEMONSETS,
+             OPENSHIFT_DNS_DEFAULT)
+#: ... and when needed: the DNS Service outside kube-system, and the Deployments of its namespace.
+DNS_READS_IF_NEEDED = (*CLUSTER_DNS_READS_IF_NEEDED, R.DEPLOYMENTS)
 #: ConfigMaps that hold CoreDNS configuration by convention (kubeadm, k3s, RKE2, AKS), besides those mounted.
 CONVENTIONAL_CONFIGMAPS = ("coredns", "coredns-custom", "rke2-coredns-rke2-coredns")
 NODELOCAL_NAMES = ("nodelocaldns", "node-local-dns")
@@ -353,12 +367,14 @@ def _unloaded(view: ClusterView, names: list[str], loaded: set[tuple[str, str]],
 
 def dns_service(view: ClusterView) -> dict[str, Any] | None:
     """The cluster DNS Service: ``kube-system/kube-dns``, else one labelled ``k8s-app=kube-dns`` (RKE2), else OpenShift's."""
-    svc = view.find(R.SERVICES, "kube-dns", "kube-system")
+    kube_system = view.list(KUBE_SYSTEM_SERVICES)
+    svc = next((s for s in kube_system if meta(s).get("name") == "kube-dns"), None)
     if svc is None:
-        found = sorted(view.select(R.SERVICES, **{"k8s-app": "kube-dns"}), key=lambda s: (meta(s).get("namespace") != "kube-system", qualname(s)))
+        found = sorted((s for s in kube_system if labels(s).get("k8s-app") == "kube-dns"), key=qualname)
+        found = found or sorted(view.list(KUBE_DNS_SERVICES), key=qualname)  # outside kube-system
         svc = found[0] if found else None
     if svc is None:
-        svc = view.find(R.SERVICES, "dns-default", "openshift-dns")
+        svc = next(iter(view.list(OPENSHIFT_DNS_SERVICE)), None)
     return svc
 
 
@@ -368,7 +384,7 @@ def _selected_workloads(view: ClusterView, svc: dict[str, Any]) -> list[dict[str
         return []
     ns = meta(svc).get("namespace")
     out = []
-    for res in (R.DEPLOYMENTS, R.DAEMONSETS):
+    for res in (R.DEPLOYMENTS.within(ns), R.DAEMONSETS):
         for w in view.optional(res) or []:
             tpl_labels = (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
             if meta(w).get("namespace") == ns and all(tpl_labels.get(k) == v for k, v in selector.items()):
@@ -378,7 +394,7 @@ def _selected_workloads(view: ClusterView, svc: dict[str, Any]) -> list[dict[str
 
 def _openshift(view: ClusterView) -> DnsConfig | None:
     try:
-        dnses = view.optional(OPENSHIFT_DNSES)
+        dnses = view.optional(OPENSHIFT_DNS_DEFAULT)
     except ResourceUnavailable:
         return None
     cr = next((d for d in dnses or [] if meta(d).get("name") == "default"), None)

@@ -25,9 +25,30 @@ from mcdiag.facts.objects import annotations, container_args, env_value, flag_va
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
 
-NETMAKER_READS = (R.DAEMONSETS, R.DEPLOYMENTS)
 NETCLIENT = "netclient"
 NETCLIENT_GATEWAY = "netclient-gateway"
+#: The netclient DaemonSets (every node joins the cluster's network through one) and the
+#: netclient-gateway Deployments (the gateway joins the peers' networks), by their ``app`` label,
+#: in any namespace: netmak8s applies them to ``default``, users elsewhere.
+NETCLIENT_DAEMONSETS = R.DAEMONSETS.where(labels=f"app={NETCLIENT}")
+NETCLIENT_GATEWAY_DEPLOYMENTS = R.DEPLOYMENTS.where(labels=f"app={NETCLIENT_GATEWAY}")
+NETMAKER_READS = (NETCLIENT_DAEMONSETS, NETCLIENT_GATEWAY_DEPLOYMENTS)
+#: The nodes labelled ``gateway=true`` (netclient-gateway is pinned to one), whole: a few.
+GATEWAY_NODES = R.NODES.where(labels="gateway=true")
+#: The pods of netmak8s's workloads, by their ``app`` labels: one netclient pod per node, the gateway, servicex.
+NETMAKER_PODS = R.PODS.where(labels=f"app in ({NETCLIENT},{NETCLIENT_GATEWAY},servicex)")
+NETCLIENT_GATEWAY_PODS = R.PODS.where(labels=f"app={NETCLIENT_GATEWAY}")
+#: servicex (Netmaker's service discovery), by its label and by its name (any namespace).
+SERVICEX_DEPLOYMENTS = (R.DEPLOYMENTS.where(labels="app=servicex"), R.DEPLOYMENTS.named("servicex"))
+
+
+def servicex_deployments(view: ClusterView) -> list[dict[str, Any]]:
+    """The servicex Deployments (labelled ``app=servicex`` or named ``servicex``), each once."""
+    found: dict[str, dict[str, Any]] = {}
+    for query in SERVICEX_DEPLOYMENTS:
+        for dep in view.list(query):
+            found.setdefault(qualname(dep), dep)
+    return [found[k] for k in sorted(found)]
 
 #: Netmaker's documentation, and the Kubernetes manifests (netmak8s) and their docs.
 NETMAKER_DOCS = "https://docs.netmaker.io/"
@@ -144,9 +165,9 @@ def _networks(workloads: list[dict[str, Any]]) -> list[str]:
 
 def cluster_networks(view: ClusterView) -> list[str]:
     """The networks this cluster's nodes join: those of its DaemonSets ``app=netclient`` (first is the main one)."""
-    return _networks(view.select(R.DAEMONSETS, app=NETCLIENT))
+    return _networks(view.list(NETCLIENT_DAEMONSETS))
 
 
 def gateway_networks(view: ClusterView) -> list[str]:
     """The networks this cluster's gateways join (Deployments ``app=netclient-gateway``): the OTHER clusters' networks."""
-    return _networks(view.select(R.DEPLOYMENTS, app=NETCLIENT_GATEWAY))
+    return _networks(view.list(NETCLIENT_GATEWAY_DEPLOYMENTS))

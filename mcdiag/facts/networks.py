@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcdiag.errors import ResourceUnavailable
+from mcdiag.facts.cluster import NODE_SAMPLE
 from mcdiag.facts.objects import (
     annotations,
-    config_map,
     container_args,
     flag_value,
     labels,
@@ -38,13 +38,27 @@ def parse_networks(values: list[str]) -> tuple[list[Network], list[str]]:
     return nets, bad
 
 
+#: kubeadm's ClusterConfiguration (``networking.podSubnet``/``serviceSubnet``).
+KUBEADM_CONFIG = R.CONFIGMAPS_KUBE_SYSTEM.named("kubeadm-config")
+#: The control plane's static pods, as kubeadm and RKE2 label them (``component``).
+CONTROL_PLANE_PODS = R.PODS.within("kube-system").where(labels="component in (kube-apiserver,kube-controller-manager)")
+#: ... and as kops and older manifests label them (``k8s-app``): asked only when the first finds none.
+CONTROL_PLANE_PODS_K8S_APP = R.PODS.within("kube-system").where(labels="k8s-app in (kube-apiserver,kube-controller-manager)")
+#: One control-plane node, the first by name: on k3s, a server's node args carry ``--cluster-cidr``
+#: and ``--service-cidr`` (an agent's do not). Asked only when the sampled node is a k3s agent.
+K3S_SERVER_SAMPLE = R.NODES.where(labels="node-role.kubernetes.io/control-plane").first(1)
+
+#: What :func:`cluster_cidrs` reads ahead: none of it grows with the cluster's nodes or pods.
 CIDR_READS = (
     R.SUBMARINERS,
-    R.CONFIGMAPS_KUBE_SYSTEM,
-    R.PODS,
-    R.NODES,
+    KUBEADM_CONFIG,
+    CONTROL_PLANE_PODS,
+    NODE_SAMPLE,
     R.SERVICECIDRS,
 )
+#: What it reads only when needed: the kops labels, a k3s server's args, and, the last resort when no other
+#: source names the pod CIDR, every node's ``spec.podCIDRs`` (a cluster-wide list of whole nodes).
+CIDR_READS_IF_NEEDED = (CONTROL_PLANE_PODS_K8S_APP, K3S_SERVER_SAMPLE, R.NODES)
 
 
 @dataclass
@@ -78,7 +92,7 @@ def _is_k3s(node: dict[str, Any]) -> bool:
 
 
 def _kubeadm_networking(view: ClusterView) -> dict[str, Any]:
-    cm = config_map(view, "kubeadm-config")
+    cm = next(iter(view.list(KUBEADM_CONFIG)), None)
     if not cm:
         return {}
     raw = (cm.get("data") or {}).get("ClusterConfiguration") or ""
@@ -98,10 +112,41 @@ def _read(view: ClusterView, fn, unreadable: list[str], label: str):
         return None
 
 
+def _control_plane_flags(pods: list[dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:
+    found = []
+    for pod in pods:
+        comp = labels(pod).get("component") or labels(pod).get("k8s-app")
+        words = container_args(pod)
+        if comp == "kube-controller-manager" or "kube-controller-manager" in words[:1]:
+            cidr = flag_value(words, "--cluster-cidr")
+            if cidr:
+                found.append((f"kube-controller-manager --cluster-cidr ({qualname(pod)})", split_cidrs(cidr), []))
+            svc = flag_value(words, "--service-cluster-ip-range")
+            if svc:
+                found.append((f"kube-controller-manager --service-cluster-ip-range ({qualname(pod)})", [], split_cidrs(svc)))
+        if comp == "kube-apiserver" or "kube-apiserver" in words[:1]:
+            svc = flag_value(words, "--service-cluster-ip-range")
+            if svc:
+                found.append((f"kube-apiserver --service-cluster-ip-range ({qualname(pod)})", [], split_cidrs(svc)))
+    return found
+
+
+def _node_slices(nodes: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for node in nodes:
+        spec = node.get("spec") or {}
+        out.extend(split_cidrs(spec.get("podCIDRs")) or split_cidrs(spec.get("podCIDR")))
+    return out
+
+
 def cluster_cidrs(view: ClusterView, overrides: dict[str, list[str]] | None = None) -> Cidrs:
     """Discover pod and service CIDRs from every source the API exposes, in CHECKS.md's order.
 
     ``overrides`` is ``{"pod": [...], "service": [...]}`` from ``--pod-cidr/--service-cidr``.
+    What it reads stays small whatever the cluster's size (:data:`CIDR_READS`): the control
+    plane's pods by label, one node as a sample (k3s args, one pod CIDR slice to compare with
+    the CIDR found). Every node's ``spec.podCIDRs`` is read only as the last resort, when no
+    source before it names the pod CIDR.
     """
     out = Cidrs()
     found: list[tuple[str, list[str], list[str]]] = []
@@ -120,24 +165,17 @@ def cluster_cidrs(view: ClusterView, overrides: dict[str, list[str]] | None = No
     if net and not net.get("_malformed"):
         found.append(("kubeadm-config ClusterConfiguration", split_cidrs(net.get("podSubnet")), split_cidrs(net.get("serviceSubnet"))))
 
-    pods = _read(view, lambda: view.list(R.PODS), out.unreadable, "pods") or []
-    for pod in (p for p in pods if meta(p).get("namespace") == "kube-system"):
-        comp = labels(pod).get("component")
-        words = container_args(pod)
-        if comp == "kube-controller-manager" or "kube-controller-manager" in words[:1]:
-            cidr = flag_value(words, "--cluster-cidr")
-            if cidr:
-                found.append((f"kube-controller-manager --cluster-cidr ({qualname(pod)})", split_cidrs(cidr), []))
-            svc = flag_value(words, "--service-cluster-ip-range")
-            if svc:
-                found.append((f"kube-controller-manager --service-cluster-ip-range ({qualname(pod)})", [], split_cidrs(svc)))
-        if comp == "kube-apiserver" or "kube-apiserver" in words[:1]:
-            svc = flag_value(words, "--service-cluster-ip-range")
-            if svc:
-                found.append((f"kube-apiserver --service-cluster-ip-range ({qualname(pod)})", [], split_cidrs(svc)))
+    pods = _read(view, lambda: view.list(CONTROL_PLANE_PODS), out.unreadable, "control-plane pods")
+    if pods is not None and not pods:  # none labelled as kubeadm does: as kops does?
+        pods = _read(view, lambda: view.list(CONTROL_PLANE_PODS_K8S_APP), out.unreadable, "control-plane pods")
+    found.extend(_control_plane_flags(pods or []))
 
-    nodes = _read(view, lambda: view.list(R.NODES), out.unreadable, "nodes") or []
-    for node in nodes:
+    sample = _read(view, lambda: view.list(NODE_SAMPLE), out.unreadable, "nodes") or []
+    k3s = [n for n in sample if _is_k3s(n)]
+    with_args = [n for n in sample if flag_value(_k3s_args(n), "--cluster-cidr") or flag_value(_k3s_args(n), "--service-cidr")]
+    if k3s and not with_args:  # a k3s agent: a server's args name the CIDRs
+        with_args = _read(view, lambda: view.list(K3S_SERVER_SAMPLE), out.unreadable, "k3s server node") or []
+    for node in with_args:
         args = _k3s_args(node)
         pod, svc = flag_value(args, "--cluster-cidr"), flag_value(args, "--service-cidr")
         if pod or svc:
@@ -149,15 +187,20 @@ def cluster_cidrs(view: ClusterView, overrides: dict[str, list[str]] | None = No
     if svc_from_objects:
         found.append(("ServiceCIDR objects", [], sorted(set(svc_from_objects))))
 
-    node_cidrs: list[str] = []
-    for node in nodes:
-        spec = node.get("spec") or {}
-        node_cidrs.extend(split_cidrs(spec.get("podCIDRs")) or split_cidrs(spec.get("podCIDR")))
-    if node_cidrs:
-        collapsed = _collapse(node_cidrs)
-        found.append(("node spec.podCIDRs (per-node slices)", collapsed, []))
+    if any(pod for _, pod, _ in found):
+        # A source names the pod CIDR: one node's slice is enough to tell whether that source is stale.
+        slices = _node_slices(sample)
+        if slices:
+            found.append((f"node spec.podCIDRs of {meta(sample[0]).get('name')} (one node, a sample)", _collapse(slices), []))
+    else:
+        # The last resort: every node's slice of the pod CIDR (a cluster-wide list of whole nodes).
+        nodes = _read(view, lambda: view.list(R.NODES), out.unreadable, "nodes") or []
+        node_cidrs = _node_slices(nodes)
+        if node_cidrs:
+            found.append(("node spec.podCIDRs (per-node slices)", _collapse(node_cidrs), []))
+        k3s = k3s or [n for n in nodes if _is_k3s(n)]
 
-    if nodes and any(_is_k3s(n) for n in nodes):
+    if k3s:
         found.append(("k3s defaults", ["10.42.0.0/16"], ["10.43.0.0/16"]))
 
     for source, pod, svc in found:
@@ -188,31 +231,45 @@ def cidrs_of(view: ClusterView, options: dict[str, Any] | None = None) -> Cidrs:
     return view._once(f"cidrs:{sorted(overrides.items())}", lambda: cluster_cidrs(view, overrides))
 
 
+#: OpenShift's cluster network configuration (served only on OpenShift).
+OPENSHIFT_NETWORK = R.OPENSHIFT_NETWORKS.named("cluster")
+#: Existence tests of the CNI agents known by their pods: metadata of at most one pod each, however many nodes run one.
+OVNKUBE_POD = R.PODS.where(labels="app=ovnkube-node").metadata().first(1)
+WEAVE_POD = R.PODS.where(labels="name=weave-net").metadata().first(1)
+KINDNET_POD = R.PODS.where(labels="app=kindnet").metadata().first(1)
+#: The DaemonSets' names and labels (every DaemonSet: there are few, whatever the number of nodes).
+DAEMONSET_NAMES = R.DAEMONSETS.metadata()
+CALICO_CONFIG = R.CONFIGMAPS_KUBE_SYSTEM.named("calico-config")
+CILIUM_CONFIG = R.CONFIGMAPS_KUBE_SYSTEM.named("cilium-config")
+
+#: What :func:`detect_cni` reads ahead (kindnet's test is asked only when nothing before it matched).
 CNI_READS = (
-    R.OPENSHIFT_NETWORKS,
-    R.PODS,
-    R.DAEMONSETS,
-    R.CONFIGMAPS_KUBE_SYSTEM,
-    R.NODES,
+    OPENSHIFT_NETWORK,
+    OVNKUBE_POD,
+    WEAVE_POD,
+    DAEMONSET_NAMES,
+    CALICO_CONFIG,
+    NODE_SAMPLE,
 )
+CNI_READS_IF_NEEDED = (KINDNET_POD,)
 
 
 def detect_cni(view: ClusterView) -> str:
     """The CNI, in CHECKS.md's order. ``generic`` when nothing known is found."""
-    networks = view.optional(R.OPENSHIFT_NETWORKS) or []
+    networks = view.optional(OPENSHIFT_NETWORK) or []
     for net in networks:
         if meta(net).get("name") == "cluster":
             kind = (net.get("spec") or {}).get("networkType") or (net.get("status") or {}).get("networkType")
             if kind:
                 return str(kind).lower().replace("openshiftsdn", "openshift-sdn").replace("ovnkubernetes", "ovn-kubernetes")
-    if view.select(R.PODS, app="ovnkube-node"):
+    if view.list(OVNKUBE_POD):
         return "ovn-kubernetes"
-    if view.select(R.PODS, name="weave-net"):
+    if view.list(WEAVE_POD):
         return "weave-net"
-    daemonsets = view.optional(R.DAEMONSETS) or []
+    daemonsets = view.list(DAEMONSET_NAMES)
     if any(labels(d).get("k8s-app") == "canal" for d in daemonsets):
         return "canal"
-    calico_cm = config_map(view, "calico-config")
+    calico_cm = next(iter(view.list(CALICO_CONFIG)), None)
     if calico_cm or any(
         meta(d).get("name") == "calico-node" and meta(d).get("namespace") in ("kube-system", "calico-system") for d in daemonsets
     ):
@@ -221,17 +278,21 @@ def detect_cni(view: ClusterView) -> str:
         "flannel" in str(meta(d).get("name")) and meta(d).get("namespace") in ("kube-system", "kube-flannel") for d in daemonsets
     ):
         return "flannel"
-    for node in view.optional(R.NODES) or []:
+    for node in view.list(NODE_SAMPLE):  # flannel annotates every node it runs on: one will tell
         if any(k.startswith("flannel.alpha.coreos.com/") for k in annotations(node)):
             return "flannel"
-    if view.select(R.PODS, app="kindnet"):
+    if view.list(KINDNET_POD):
         return "kindnet"
     if any(meta(d).get("name") == "cilium" or labels(d).get("k8s-app") == "cilium" for d in daemonsets):
         return "cilium"
     return "generic"
 
 
-KUBE_PROXY_READS = (R.CONFIGMAPS_KUBE_SYSTEM, R.DAEMONSETS, R.NODES) + CNI_READS
+KUBE_PROXY_CONFIG = R.CONFIGMAPS_KUBE_SYSTEM.named("kube-proxy")
+#: What :func:`kube_proxy_mode` reads: the DaemonSets whole (their arguments; few, whatever the cluster's
+#: size), kube-proxy's ConfigMap, one node (k3s's embedded kube-proxy), and the CNI's reads when there is no kube-proxy.
+KUBE_PROXY_READS = (R.DAEMONSETS, KUBE_PROXY_CONFIG, NODE_SAMPLE) + CNI_READS
+KUBE_PROXY_READS_IF_NEEDED = (CILIUM_CONFIG,) + CNI_READS_IF_NEEDED
 
 
 @dataclass
@@ -263,11 +324,11 @@ def _proxy_config_mode(cm: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _cilium_replaces_kube_proxy(view: ClusterView) -> bool:
-    cm = config_map(view, "cilium-config")
+    cm = next(iter(view.list(CILIUM_CONFIG)), None)
     value = str(((cm or {}).get("data") or {}).get("kube-proxy-replacement", "")).lower()
     if value in ("true", "strict"):
         return True
-    for ds in view.optional(R.DAEMONSETS) or []:
+    for ds in view.list(R.DAEMONSETS):
         if meta(ds).get("name") == "cilium":
             flag = flag_value(container_args(ds), "--kube-proxy-replacement")
             if str(flag).lower() in ("true", "strict"):
@@ -282,11 +343,11 @@ def kube_proxy_mode(view: ClusterView) -> KubeProxyMode:
     (``--kube-proxy-arg=proxy-mode=ipvs``); with no kube-proxy at all, OVN-Kubernetes or Cilium's
     kube-proxy replacement.
     """
-    daemonsets = view.optional(R.DAEMONSETS) or []
+    daemonsets = view.list(R.DAEMONSETS)
     ds = next(
         (d for d in daemonsets if meta(d).get("name") == "kube-proxy" or labels(d).get("k8s-app") == "kube-proxy"), None
     )
-    cm = config_map(view, "kube-proxy")
+    cm = next(iter(view.list(KUBE_PROXY_CONFIG)), None)
     if ds is not None:
         words = container_args(ds)
         flag = flag_value(words, "--proxy-mode")
@@ -299,8 +360,7 @@ def kube_proxy_mode(view: ClusterView) -> KubeProxyMode:
             return KubeProxyMode(mode, f"ConfigMap {qualname(cm)} ({key})")
     if ds is not None:
         return KubeProxyMode("iptables", f"DaemonSet {qualname(ds)} (no --proxy-mode: the default, iptables)")
-    nodes = view.optional(R.NODES) or []
-    for node in nodes:
+    for node in view.list(NODE_SAMPLE):  # k3s runs kube-proxy inside every node's k3s: one node tells
         args = _k3s_args(node)
         if not args and not _is_k3s(node):
             continue

@@ -71,6 +71,16 @@ def flag_value(words: list[str], flag: str) -> str | None:
     return None
 
 
+def named(view: ClusterView, res: R.Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    """The object of kind ``res`` called ``name`` (in ``namespace``), or ``None``, by a query for that name alone.
+
+    The view cuts it out of a broader query it already holds, else asks the API for that one
+    object (``fieldSelector=metadata.name=NAME``); ``None`` too when the kind is not served.
+    """
+    query = (res.within(namespace) if namespace else res).named(name)
+    return next(iter(view.optional(query) or []), None)
+
+
 def config_map(view: ClusterView, name: str, namespace: str = "kube-system") -> dict[str, Any] | None:
     """A ConfigMap from the namespaces the view reads ConfigMaps in."""
     return view.find(R.core("configmaps", namespace), name, namespace)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcdiag.errors import ResourceUnavailable
-from mcdiag.facts.objects import labels, meta, qualname, split_cidrs
+from mcdiag.facts.objects import meta, qualname, split_cidrs
 from mcdiag.gather import resources as R
 from mcdiag.gather.view import ClusterView
 
@@ -14,6 +14,26 @@ SUBMARINER_NS = "submariner-operator"
 
 
 BROKER_NS = "submariner-k8s-broker"
+
+#: Queries in Submariner's namespace are declared for ``submariner-operator`` (where ``subctl`` installs it);
+#: :func:`here` points them at the namespace the cluster's Submariner CR is in, when that is another one.
+#: The pods there, whole (each pod's readiness is judged): the route agent runs one per node, so this
+#: list grows with the nodes (the one read of mcdiag that does).
+SUBMARINER_PODS = R.PODS.within(SUBMARINER_NS)
+#: The gateway pod labelled active (one, or none).
+ACTIVE_GATEWAY_PODS = SUBMARINER_PODS.where(labels="gateway.submariner.io/status=active")
+SUBMARINER_DAEMONSETS = R.DAEMONSETS.within(SUBMARINER_NS)
+SUBMARINER_DEPLOYMENTS = R.DEPLOYMENTS.within(SUBMARINER_NS)
+#: The nodes labelled as Submariner gateways, whole (their labels, annotations and readiness): a few.
+GATEWAY_NODES = R.NODES.where(labels="submariner.io/gateway=true")
+#: The broker's namespace, by name (metadata only): whether this cluster is the broker.
+BROKER_NAMESPACE = R.NAMESPACES.named(BROKER_NS).metadata()
+
+
+def here(view: ClusterView, query: R.Resource) -> R.Resource:
+    """``query`` (declared in ``submariner-operator``) in the namespace this cluster's Submariner runs in."""
+    ns = submariner_namespace(view)
+    return query.within(ns) if query.namespace == SUBMARINER_NS and ns != SUBMARINER_NS else query
 
 
 def submariner_cr(view: ClusterView) -> dict[str, Any] | None:
@@ -50,10 +70,10 @@ def global_cidrs(view: ClusterView) -> list[str]:
     return split_cidrs((cr.get("status") or {}).get("globalCIDR") or (cr.get("spec") or {}).get("globalCIDR"))
 
 
-SUBMARINER_SETTINGS_READS = (R.SUBMARINERS, R.SERVICEDISCOVERIES, R.DAEMONSETS, R.NAMESPACES)
+SUBMARINER_SETTINGS_READS = (R.SUBMARINERS, R.SERVICEDISCOVERIES)
 
 
-GATEWAY_READS = (R.SUBMARINERS, R.SUBMARINER_GATEWAYS, R.PODS)
+GATEWAY_READS = (R.SUBMARINERS, R.SUBMARINER_GATEWAYS, ACTIVE_GATEWAY_PODS)
 
 
 @dataclass
@@ -129,11 +149,7 @@ def active_gateway(view: ClusterView) -> ActiveGateway | None:
     """Find the active gateway: the ``Gateway`` with ``haStatus: active``, else the pod labelled active; or ``None``."""
     ns = submariner_namespace(view)
     gateways = [g for g in (view.optional(R.SUBMARINER_GATEWAYS) or []) if meta(g).get("namespace") in (ns, None)]
-    pods = [
-        p
-        for p in view.list(R.PODS)
-        if meta(p).get("namespace") == ns and labels(p).get("gateway.submariner.io/status") == "active"
-    ]
+    pods = view.list(here(view, ACTIVE_GATEWAY_PODS))
     for gw in sorted(gateways, key=lambda g: str(meta(g).get("name"))):
         status = gw.get("status") or {}
         if status.get("haStatus") == "active":
@@ -157,12 +173,19 @@ def endpoint_ip(spec: dict[str, Any]) -> str:
 
 
 LIGHTHOUSE_DNS_SERVICE = "submariner-lighthouse-coredns"
+#: The Lighthouse DNS Service, by name.
+LIGHTHOUSE_SERVICE = R.SERVICES.within(SUBMARINER_NS).named(LIGHTHOUSE_DNS_SERVICE)
+LIGHTHOUSE_READS = (R.SUBMARINERS, LIGHTHOUSE_SERVICE)
+
+
+def lighthouse_service(view: ClusterView) -> dict[str, Any] | None:
+    """The Lighthouse DNS Service (``<submariner ns>/submariner-lighthouse-coredns``), or ``None``."""
+    return next(iter(view.list(here(view, LIGHTHOUSE_SERVICE))), None)
 
 
 def lighthouse_dns_ip(view: ClusterView) -> str | None:
     """Return the ClusterIP of the Lighthouse DNS service (``<submariner ns>/submariner-lighthouse-coredns``)."""
-    ns = submariner_namespace(view)
-    svc = view.find(R.SERVICES, LIGHTHOUSE_DNS_SERVICE, ns)
+    svc = lighthouse_service(view)
     ip = ((svc or {}).get("spec") or {}).get("clusterIP")
     return ip if ip and ip != "None" else None
 
@@ -212,7 +235,7 @@ COMPONENTS = (
     ("Deployment", "submariner-lighthouse-agent"),
     ("Deployment", "submariner-lighthouse-coredns"),
 )
-VERSION_READS = (R.SUBMARINERS, R.DAEMONSETS, R.DEPLOYMENTS)
+VERSION_READS = (R.SUBMARINERS, SUBMARINER_DAEMONSETS, SUBMARINER_DEPLOYMENTS)
 
 
 def image_version(image: str) -> str | None:
@@ -229,7 +252,7 @@ def component_versions(view: ClusterView) -> dict[str, str | None]:
     ns = submariner_namespace(view)
     out: dict[str, str | None] = {}
     for kind, name in COMPONENTS:
-        res = R.DEPLOYMENTS if kind == "Deployment" else R.DAEMONSETS
+        res = here(view, SUBMARINER_DEPLOYMENTS if kind == "Deployment" else SUBMARINER_DAEMONSETS)
         workload = view.find(res, name, ns)
         if workload is None:
             continue

@@ -17,6 +17,10 @@ bounded in ways the generated client cannot be asked for:
 - **cancellation**: once the run is interrupted, no new request starts and no
   retry waits.
 
+Each page's objects lose ``metadata.managedFields`` as they are parsed (which manager
+wrote which field: no check judges it, and it is often a third of an object), so a
+long list holds only what checks read.
+
 Every failure becomes a :class:`~mcdiag.errors.ResourceUnavailable` with the
 reason and a hint that names the status, never an exception of a library.
 """
@@ -196,7 +200,8 @@ class LiveSource:
     def _list_pages(self, res: Resource) -> list[dict[str, Any]]:
         what = f"list {res.display}"
         items: list[dict[str, Any]] = []
-        query: dict[str, str] = {**res.params(), "limit": str(PAGE_SIZE)}
+        page_size = res.limit or PAGE_SIZE
+        query: dict[str, str] = {**res.params(), "limit": str(page_size)}
         seen: set[str] = set()
         for _page in range(MAX_PAGES):
             try:
@@ -221,7 +226,12 @@ class LiveSource:
                     raise _malformed(what, f"items[{len(items) + i}]", item, "an object")
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", res.group_version)
+                meta = item.get("metadata")
+                if isinstance(meta, dict):
+                    meta.pop("managedFields", None)  # who wrote which field: never judged, often a third of an object
             items.extend(raw_items or [])
+            if res.limit:  # the first objects only: one page, whatever follows
+                return items[: res.limit]
             meta = page.get("metadata") or {}
             token = meta.get("continue") if isinstance(meta, dict) else None
             if not token:
@@ -232,7 +242,7 @@ class LiveSource:
                 raise ResourceUnavailable("error", f"{what}: the API server answered the same continue token twice "
                                                    "(the list would never end)", hint=_server_hint())
             seen.add(token)
-            query = {**res.params(), "limit": str(PAGE_SIZE), "continue": token}
+            query = {**res.params(), "limit": str(page_size), "continue": token}
         raise ResourceUnavailable(
             "error",
             f"{what}: still not finished after {MAX_PAGES} pages of {PAGE_SIZE} (the API server keeps answering "

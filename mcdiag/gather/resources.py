@@ -13,6 +13,12 @@ query are the same query::
 
     PODS.where(labels="k8s-app=kube-dns").within("kube-system")
     NODES.where(labels="submariner.io/gateway=true").metadata()
+    CONFIGMAPS_KUBE_SYSTEM.named("kubeadm-config")          # one object, by name
+    PODS.where(labels="app=kindnet").metadata().first(1)     # an existence test: one page of one item
+
+``first(n)`` asks for the first ``n`` objects only (``limit=n``, one page, no
+``continue``): an existence test, or a sample (one node, in the API's order, which is
+by name), never a way to read a whole list.
 """
 
 from __future__ import annotations
@@ -161,6 +167,8 @@ class Resource:
     fields: str = ""
     #: Only ``metadata`` of each object (``PartialObjectMetadata`` items).
     metadata_only: bool = False
+    #: At most this many objects, the first ones in the API's order (one page); 0 for every object.
+    limit: int = 0
 
     def __post_init__(self) -> None:
         # One spelling per query, so that equal queries merge (``b=2,a=1`` is ``a=1,b=2``).
@@ -186,6 +194,16 @@ class Resource:
         """The same query, metadata only (names, labels, annotations, owners)."""
         return replace(self, metadata_only=True)
 
+    def named(self, name: str) -> Resource:
+        """The same query, selecting the object called ``name`` (``metadata.name``, which every kind serves)."""
+        return self.where(fields={"metadata.name": name})
+
+    def first(self, n: int) -> Resource:
+        """The same query, answering only the first ``n`` objects (``limit=n``, one request)."""
+        if n < 1:
+            raise ValueError(f"first({n}): a limited query asks for at least one object")
+        return replace(self, limit=int(n))
+
     @property
     def kind_list(self) -> Resource:
         """The plain list this query narrows (every object of the kind, cluster-wide, whole objects)."""
@@ -194,9 +212,14 @@ class Resource:
     @property
     def narrowed(self) -> bool:
         """Whether the query is anything but every whole object of its kind."""
-        return bool(self.namespace or self.labels or self.fields or self.metadata_only)
+        return bool(self.namespace or self.labels or self.fields or self.metadata_only or self.limit)
 
     # -- names -------------------------------------------------------------------------------
+    @property
+    def kind_name(self) -> str:
+        """The kind of the objects, for messages (``Namespace``; the plural for kinds not in :data:`KINDS`)."""
+        return KINDS.get(self.plural, self.plural)
+
     @property
     def group_version(self) -> str:
         """``v1`` for the core group, else ``group/version``."""
@@ -207,7 +230,7 @@ class Resource:
         """A stable name (also the snapshot file name).
 
         ``apps/v1/daemonsets@kube-system`` for a plain list, then ``;l=SELECTOR``,
-        ``;f=SELECTOR`` and ``;meta`` for what narrows it.
+        ``;f=SELECTOR``, ``;meta`` and ``;n=LIMIT`` for what narrows it (:func:`from_key` reads it back).
         """
         base = f"{self.group_version}/{self.plural}"
         key = f"{base}@{self.namespace}" if self.namespace else base
@@ -215,12 +238,15 @@ class Resource:
             key += f";l={self.labels}"
         if self.fields:
             key += f";f={self.fields}"
-        return key + (";meta" if self.metadata_only else "")
+        key += ";meta" if self.metadata_only else ""
+        return key + (f";n={self.limit}" if self.limit else "")
 
     @property
     def display(self) -> str:
         """``daemonsets.apps in namespace kube-system`` for messages (with selectors when any)."""
         name = f"{self.plural}.{self.group}" if self.group else self.plural
+        if self.limit:
+            name = f"the first {self.limit} {name}" if self.limit > 1 else f"one of the {name}"
         if self.metadata_only:
             name = f"metadata of {name}"
         if self.namespace:
@@ -236,7 +262,7 @@ class Resource:
         return f"{prefix}/{self.plural}"
 
     def params(self) -> dict[str, str]:
-        """Query parameters of the list request (besides paging)."""
+        """Query parameters of the list request (besides paging; a source sends ``limit`` itself)."""
         out = {}
         if self.labels:
             out["labelSelector"] = self.labels
@@ -261,10 +287,16 @@ class Resource:
 
         True when both list the same kind, this one in no namespace or the same, with
         fewer (or the same) selector requirements, and whole objects or ``other`` wants
-        metadata only (and selects on nothing but metadata then).
+        metadata only (and selects on nothing but metadata then). A limited query covers
+        only the same query with the same or a smaller limit (its first ``n`` objects are
+        not those of a narrower selection); an unlimited one covers limited ones.
         """
         if (self.group, self.version, self.plural) != (other.group, other.version, other.plural):
             return False
+        if self.limit:
+            return bool(other.limit and other.limit <= self.limit and self.namespace == other.namespace
+                        and self.labels == other.labels and self.fields == other.fields
+                        and (other.metadata_only or not self.metadata_only))
         if self.namespace is not None and self.namespace != other.namespace:
             return False
         if self.metadata_only and not other.metadata_only:
@@ -304,8 +336,10 @@ class Resource:
     def cut(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The answer of this query, cut out of a broader query's ``items`` (shared objects, no copies)."""
         if not (self.namespace or self.labels or self.fields):
-            return [self.shape(o) for o in items] if self.metadata_only else list(items)
-        return [self.shape(o) for o in items if self.matches(o)]
+            out = [self.shape(o) for o in items] if self.metadata_only else list(items)
+        else:
+            out = [self.shape(o) for o in items if self.matches(o)]
+        return out[: self.limit] if self.limit else out
 
 
 def broadest(queries: set[Resource] | list[Resource]) -> tuple[list[Resource], list[Resource]]:
@@ -318,6 +352,47 @@ def broadest(queries: set[Resource] | list[Resource]) -> tuple[list[Resource], l
     roots = [q for q in todo if not any(o is not q and o.covers(q) and not q.covers(o) for o in todo)]
     rootset = set(roots)
     return roots, [q for q in todo if q not in rootset]
+
+
+#: Kind names of the plurals mcdiag reads whose answers may not say it (metadata-only lists).
+KINDS = {
+    "nodes": "Node", "pods": "Pod", "services": "Service", "namespaces": "Namespace", "configmaps": "ConfigMap",
+    "daemonsets": "DaemonSet", "deployments": "Deployment", "customresourcedefinitions": "CustomResourceDefinition",
+}
+#: API groups of the built-in kinds mcdiag reads (anything else is a custom resource).
+BUILTIN_GROUPS = frozenset({"", "apps", "apiextensions.k8s.io"})
+
+
+def from_key(key: str) -> Resource:
+    """The query a :attr:`Resource.key` names (``v1/pods@kube-system;l=app=x;meta;n=1``); ValueError if malformed.
+
+    Whether it is a custom resource is not in the key: anything outside the built-in groups is.
+    """
+    head, *parts = key.split(";")
+    path, _, namespace = head.partition("@")
+    bits = path.split("/")
+    if len(bits) == 2:
+        group, (version, plural) = "", bits
+    elif len(bits) == 3:
+        group, version, plural = bits
+    else:
+        raise ValueError(f"not a query key: {key!r}")
+    labels = fields = ""
+    metadata_only, limit = False, 0
+    for part in parts:
+        if part.startswith("l="):
+            labels = part[2:]
+        elif part.startswith("f="):
+            fields = part[2:]
+        elif part == "meta":
+            metadata_only = True
+        elif part.startswith("n=") and part[2:].isdigit():
+            limit = int(part[2:])
+        else:
+            raise ValueError(f"not a query key: {key!r} (at {part!r})")
+    if not (version and plural):
+        raise ValueError(f"not a query key: {key!r}")
+    return Resource(group, version, plural, namespace or None, group not in BUILTIN_GROUPS, labels, fields, metadata_only, limit)
 
 
 def core(plural: str, namespace: str | None = None) -> Resource:

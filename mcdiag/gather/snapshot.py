@@ -18,6 +18,7 @@ data it never saw.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from mcdiag import __version__
 from mcdiag.errors import ResourceUnavailable, UsageError
 from mcdiag.gather.kubeconfig import ClusterSpec
 from mcdiag.gather.redact import REDACTED, known_secrets, scrub
-from mcdiag.gather.resources import Resource
+from mcdiag.gather.resources import Resource, from_key
 from mcdiag.gather.view import ClusterView
 
 #: Version of the directory layout; a reader refuses newer ones.
@@ -94,19 +95,29 @@ class SnapshotSource:
         return set(value)
 
     def list(self, res: Resource) -> list[dict[str, Any]]:
-        """Return the recorded list of ``res`` (a namespace's share of a recorded cluster-wide list will do)."""
+        """Return the recorded list of ``res``, or its share of a recorded query that covers it (the narrowest)."""
         if res.key in self._lists:
             recorded = self._load(res.key)
             if "items" not in recorded:
                 raise _unavailable(recorded, f"list {res.display}")
             return recorded["items"]
-        if res.namespace:
-            wide = Resource(res.group, res.version, res.plural, None, res.custom)
-            if wide.key in self._lists:
-                recorded = self._load(wide.key)
-                if "items" in recorded:
-                    return [i for i in recorded["items"] if (i.get("metadata") or {}).get("namespace") == res.namespace]
+        for wide in self._covering(res):
+            recorded = self._load(wide.key)
+            if "items" in recorded:
+                return res.cut(recorded["items"])
         raise self._missing(f"list {res.display}")
+
+    def _covering(self, res: Resource) -> list[Resource]:
+        """Recorded queries that cover ``res``, the most selective first."""
+        found = []
+        for key in self._lists:
+            try:
+                query = from_key(key)
+            except ValueError:
+                continue
+            if query.covers(res):
+                found.append(query)
+        return sorted(found, key=lambda q: (q.namespace is None, -len(q.labels) - len(q.fields), q.metadata_only, q.key))
 
     def _load(self, key: str) -> dict[str, Any]:
         path = (self.directory / self._lists[key]).resolve()
@@ -214,7 +225,13 @@ def _safe_name(name: str, taken: set[str]) -> str:
 
 
 def _list_file(key: str) -> str:
-    return f"{LISTS_DIR}/{re.sub(r'[^A-Za-z0-9.@-]', '_', key)}.json"
+    """The file of one query: its key made safe for a file name, plus a short hash of the key itself.
+
+    Selector characters (``=``, ``,``, spaces, ``!``) all become ``_``, so two queries could
+    otherwise share a name (``l=a=b`` and ``l=a!=b``); the hash keeps them apart.
+    """
+    digest = hashlib.blake2b(key.encode(), digest_size=4).hexdigest()
+    return f"{LISTS_DIR}/{re.sub(r'[^A-Za-z0-9.@-]', '_', key)[:150]}-{digest}.json"
 
 
 class _Writer:

@@ -121,7 +121,10 @@ class ClusterView:
         with lock:
             if res.key not in self._lists:
                 wider = self._covering(res)
-                value = self._cut(res, wider) if wider is not None else self._fetch(res)
+                if isinstance(wider, ResourceUnavailable):
+                    value: list[dict[str, Any]] | ResourceUnavailable = wider
+                else:
+                    value = self._cut(res, wider) if wider is not None else self._fetch(res)
                 with self._lock:
                     self._lists[res.key] = value
                     self._order.append(res)
@@ -130,21 +133,40 @@ class ClusterView:
             raise value
         return value
 
+    def holds(self, res: Resource) -> bool:
+        """Whether ``res`` was read (answered or failed), or an answered query covers it: no request needed."""
+        with self._lock:
+            if res.key in self._lists:
+                return True
+            held = [(r, self._lists.get(r.key)) for r in self._order]
+        return any(isinstance(items, list) and r.covers(res) for r, items in held)
+
     def _cut(self, res: Resource, wider: list[dict[str, Any]]) -> list[dict[str, Any]] | ResourceUnavailable:
         try:
             return res.cut(wider)
         except Exception as exc:  # contained like any read
             return contained(exc, f"list {res.display}")
 
-    def _covering(self, res: Resource) -> list[dict[str, Any]] | None:
-        """The items of a query already answered that covers ``res`` (the narrowest such), if any."""
+    def _covering(self, res: Resource) -> list[dict[str, Any]] | ResourceUnavailable | None:
+        """The items of a query already answered that covers ``res`` (the narrowest such), if any.
+
+        When none answered but one that covers it failed for a reason a narrower query would meet
+        too (unreachable, malformed, endless paging, not served), that failure: it is not asked
+        again. Only a forbidden broad query lets the narrow one go to the API (RBAC may allow it).
+        """
         with self._lock:
             held = [(r, self._lists.get(r.key)) for r in self._order if r.key != res.key]
         best: tuple[Resource, list[dict[str, Any]]] | None = None
+        failed: ResourceUnavailable | None = None
         for r, items in held:
-            if isinstance(items, list) and r.covers(res) and (best is None or len(items) < len(best[1])):
-                best = (r, items)
-        return best[1] if best else None
+            if not r.covers(res):
+                continue
+            if isinstance(items, list):
+                if best is None or len(items) < len(best[1]):
+                    best = (r, items)
+            elif isinstance(items, ResourceUnavailable) and items.kind != "forbidden" and failed is None:
+                failed = items
+        return best[1] if best else failed
 
     def _fetch(self, res: Resource) -> list[dict[str, Any]] | ResourceUnavailable:
         try:
@@ -156,7 +178,7 @@ class ClusterView:
             items = self.source.list(res)
             if not isinstance(items, list):
                 raise TypeError(f"the source answered {type(items).__name__}, not a list")
-            problem = malformed(items, deep=res.group in DEEP_GROUPS)
+            problem = malformed(items, deep=res.group in DEEP_GROUPS, kind=res.kind_name)
             if problem:
                 return ResourceUnavailable("error", f"list {res.display}: {problem}", hint=MALFORMED_HINT)
             if self.read_facts:  # from the raw objects, before redaction hides what they read
@@ -168,7 +190,7 @@ class ClusterView:
                 items = [redact(item) for item in items]
             # What a source did not narrow (a server that ignored the metadata-only Accept header,
             # a source without selectors) is narrowed here: the answer is the query's, whatever the source.
-            return res.cut(items) if res.labels or res.fields or res.metadata_only else items
+            return res.cut(items) if res.narrowed else items
         except ResourceUnavailable as exc:
             if exc.kind == "forbidden":
                 exc.hint = exc.hint or f"Grant the kubeconfig's user permission to {res.rbac()} (kubectl auth can-i {res.rbac()})."
@@ -277,14 +299,15 @@ _LIST_FIELDS = frozenset(
 _LIST_OF_OBJECTS = frozenset("""conditions connections tolerations ownerReferences remoteEndpoints""".split())
 
 
-def malformed(items: list[Any], deep: bool = False) -> str | None:
+def malformed(items: list[Any], deep: bool = False, kind: str | None = None) -> str | None:
     """What is wrong with the first object whose well-known fields have the wrong type (named), or None.
 
     ``null`` counts as absent (``labels: null`` is dropped, so ``meta.get("labels", {})`` works).
     Objects must be mappings; ``metadata``, ``spec`` and ``status`` mappings; name, namespace
     and uid strings; labels and annotations mappings of strings. ``deep`` (custom resources)
     also checks every field of :data:`_OBJECT_FIELDS` and :data:`_LIST_FIELDS` at any depth
-    (the custom resources of :data:`DEEP_GROUPS`).
+    (the custom resources of :data:`DEEP_GROUPS`). ``kind`` names the objects of a metadata-only
+    answer (whose items say ``PartialObjectMetadata``).
     """
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -293,7 +316,7 @@ def malformed(items: list[Any], deep: bool = False) -> str | None:
             if key in item and item[key] is None:
                 del item[key]
         meta = item.get("metadata")
-        name = _object_name(item, index)
+        name = _object_name(item, index, kind)
         for key, want in _SHAPE.items():
             value = item.get(key)
             if value is not None and not isinstance(value, want):
@@ -347,10 +370,12 @@ def _deep(value: Any, path: str, depth: int) -> str | None:
     return None
 
 
-def _object_name(item: dict[str, Any], index: int) -> str:
+def _object_name(item: dict[str, Any], index: int, kind_hint: str | None = None) -> str:
     meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
     name, namespace = meta.get("name"), meta.get("namespace")
     kind = item.get("kind") if isinstance(item.get("kind"), str) else "object"
+    if kind in ("PartialObjectMetadata", "object") and kind_hint:
+        kind = kind_hint
     if isinstance(name, str) and name:
         return f"{kind} {namespace + '/' if isinstance(namespace, str) and namespace else ''}{name}"
     return f"{kind} #{index}"

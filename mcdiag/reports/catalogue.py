@@ -17,6 +17,11 @@ def reads_text(check: type[Check]) -> str:
     return _reads(check)
 
 
+def reads_if_needed_text(check: type[Check]) -> str:
+    """What a check reads only when it needs it (a last resort, a name known at run time), in words; "" for nothing."""
+    return ", ".join(f"`{r.display}`" for r in dict.fromkeys(check.reads_if_needed))
+
+
 def _reads(check: type[Check]) -> str:
     if not check.reads:
         return "nothing from the API (probes only)" if "active" in check.tags else "nothing"
@@ -47,6 +52,8 @@ def render_markdown(checks: Sequence[type[Check]]) -> str:
         if c.fatal:
             lines.append("- Fatal: when it does not pass, the cluster's other checks are skipped.")
         lines.append(f"- Reads: {_reads(c)}.")
+        if c.reads_if_needed:
+            lines.append(f"- Reads only when needed: {reads_if_needed_text(c)}.")
         if c.depends:
             lines.append(f"- Depends on: {', '.join(f'`{d}`' for d in c.depends)} (named as the likely cause when they fail).")
         if c.hint:

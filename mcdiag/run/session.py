@@ -11,7 +11,8 @@ views read) and the pytest plugin (:meth:`Session.start` once per process, then
    runs, so every later step keys on the final names;
 3. the gate: fatal checks (``api-access``) run on every cluster; an unreachable
    cluster's other checks are ``skip``;
-4. the prefetch: what the selected checks declared they read, concurrently;
+4. the prefetch: what the selected checks declared they read, concurrently (the reads of checks
+   that apply to one provider only on the clusters of that provider);
 5. the checks, concurrently, each under its timeout (probe pods through the
    probe executor when active checks are selected);
 6. cleanup of every probe object, whatever happened; its problems become notes.
@@ -33,16 +34,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcdiag.errors import UsageError
+from mcdiag.errors import ResourceUnavailable, UsageError
 from mcdiag.facts.cluster import PROVIDER_READS, detect_provider
 from mcdiag.facts.netmaker import READ_FACTS
 from mcdiag.facts.networks import CIDR_READS, CNI_READS, cidrs_of, detect_cni
 from mcdiag.facts.submariner import submariner_cluster_id
 from mcdiag.gather.kubeconfig import kill_exec_plugins, load_cluster
 from mcdiag.gather.redact import scrub
-from mcdiag.gather.resources import NAMESPACES
+from mcdiag.gather.resources import NAMESPACES, Resource
 from mcdiag.gather.view import ClusterView
-from mcdiag.model import Check, Outcome, Result, RunReport, Status
+from mcdiag.model import Check, Outcome, Result, RunReport, Scope, Status
 from mcdiag.run.causes import assign_causes
 from mcdiag.run.options import Options
 from mcdiag.run.registry import Registry, resolve
@@ -81,6 +82,7 @@ class Session:
         self.runner: Runner | None = None
         self._gated: dict[tuple[str, tuple[str, ...]], Result] = {}
         self._infos: dict[str, dict[str, Any]] = {}
+        self._infos_final: set[str] = set()
         self.interrupted = False
         #: Why the run stopped early ("interrupted", or the time limit), or None.
         self.stopped: str | None = None
@@ -209,13 +211,14 @@ class Session:
 
     def prefetch(self) -> None:
         """Read what the selected checks declared, from every reachable cluster, concurrently."""
-        wanted = reads_of(self.checks)
         reachable = [v for v in self.views if not v.unreachable]
         if not reachable:
             return
-        self.observer.note(f"reading {len(wanted)} resource lists from {', '.join(v.name for v in reachable)}")
-        run_until_stopped([lambda v=v: v.prefetch(wanted) for v in reachable], self.stop_reason, "prefetch")
-        self.same = same_servers(self.views)
+        wanted = prefetch_reads(self.checks)
+        self.observer.note(f"reading up to {len(wanted)} queries from {', '.join(v.name for v in reachable)}")
+        run_until_stopped([lambda v=v: prefetch_view(v, self.checks) for v in reachable], self.stop_reason, "prefetch")
+        if any(c.scope is not Scope.CLUSTER for c in self.checks):  # only pair checks are about two servers
+            self.same = same_servers(self.views)
 
     def start(self, names: Sequence[str] | None = None) -> None:
         """Steps 2 to 4: load and name the clusters, gate them, read what the checks need."""
@@ -349,9 +352,15 @@ class Session:
 
     # -- what reports show --------------------------------------------------------------------
     def cluster_info(self, view: ClusterView) -> dict[str, Any]:
-        """The facts about a cluster that reports show (each best effort, worked out once)."""
-        if view.name not in self._infos:
+        """The facts about a cluster that reports show (each best effort, from what the run read).
+
+        Worked out once every fact could be (before that, again at each call: a pytest run reads more
+        as its items run).
+        """
+        if view.name not in self._infos_final:
             self._infos[view.name] = scrub(cluster_info(view, self.runner.options if self.runner else {}))
+            if view.unreachable or all(view.holds(r) for r in (*PROVIDER_READS, *CNI_READS, *CIDR_READS)):
+                self._infos_final.add(view.name)
         return self._infos[view.name]
 
     def cluster_infos(self) -> list[dict[str, Any]]:
@@ -393,6 +402,12 @@ def _quietly(job: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+#: The kube-system namespace (metadata): its UID tells two names of one API server apart.
+KUBE_SYSTEM_NAMESPACE = NAMESPACES.named("kube-system").metadata()
+#: What a session reads itself when pair checks are selected (besides the checks' reads).
+SAME_SERVER_READS = (KUBE_SYSTEM_NAMESPACE,)
+
+
 def same_servers(views: Sequence[ClusterView]) -> dict[frozenset[str], str]:
     """Pairs of views that are one API server: same server URL and CA, or the same kube-system namespace UID."""
     out: dict[frozenset[str], str] = {}
@@ -401,7 +416,7 @@ def same_servers(views: Sequence[ClusterView]) -> dict[frozenset[str], str]:
         if view.unreachable:
             return None
         try:
-            for ns in view.list(NAMESPACES):
+            for ns in view.list(KUBE_SYSTEM_NAMESPACE):
                 meta = ns.get("metadata") or {}
                 if meta.get("name") == "kube-system" and meta.get("uid"):
                     return str(meta["uid"])
@@ -503,12 +518,59 @@ def select_checks(
     return [c for c in chosen if c is not None]
 
 
-def reads_of(checks: Iterable[type[Check]]) -> set:
-    """Every resource the given checks (and the facts reports show) read."""
-    out = set(PROVIDER_READS) | set(CIDR_READS) | set(CNI_READS)
+def reads_of(checks: Iterable[type[Check]]) -> set[Resource]:
+    """Every query the given checks declare (read ahead or when needed), and what the session reads for them.
+
+    Nothing else: the cluster facts reports show are worked out from what the checks read
+    (:func:`cluster_info`), never read for themselves.
+    """
+    checks = list(checks)
+    out: set[Resource] = set()
     for check in checks:
         out.update(check.reads)
+        out.update(check.reads_if_needed)
+    if any(c.scope is not Scope.CLUSTER for c in checks):
+        out.update(SAME_SERVER_READS)
     return out
+
+
+def prefetch_reads(checks: Iterable[type[Check]]) -> set[Resource]:
+    """What the run may read ahead for these checks: their ``reads`` (never ``reads_if_needed``)."""
+    checks = list(checks)
+    out: set[Resource] = set()
+    for check in checks:
+        out.update(check.reads)
+    if any(c.providers for c in checks):
+        out.update(PROVIDER_READS)
+    return out
+
+
+def prefetch_view(view: ClusterView, checks: Sequence[type[Check]]) -> None:
+    """Read ahead, from one cluster, what the checks that apply to it declared (each query once).
+
+    Checks for every provider first, with what tells the provider; then, once the provider is
+    known, the reads of the checks that apply to it alone (all of them when it cannot be told).
+    A query that such a check may read more broadly waits for the second step, so that one
+    request serves both.
+    """
+    anywhere = prefetch_reads([c for c in checks if not c.providers])
+    some = [c for c in checks if c.providers]
+    if not some:
+        view.prefetch(anywhere)
+        return
+    later = prefetch_reads(some) - set(PROVIDER_READS)
+    first = anywhere | set(PROVIDER_READS)
+    deferred = {q for q in first - set(PROVIDER_READS) if any(p != q and p.covers(q) for p in later)}
+    view.prefetch(first - deferred)
+    try:
+        provider: str | None = view.fact(detect_provider)
+    except ResourceUnavailable:
+        provider = None  # cannot tell: read what every check would
+    wanted = set(deferred)
+    for check in some:
+        if provider is None or provider in check.providers:
+            wanted.update(check.reads)
+    view.prefetch(wanted)
 
 
 def cluster_info(view: ClusterView, options: dict[str, Any]) -> dict[str, Any]:
@@ -522,14 +584,20 @@ def cluster_info(view: ClusterView, options: dict[str, Any]) -> dict[str, Any]:
         except Exception:
             return default
 
-    cidrs = safe(lambda: cidrs_of(view, options))
+    def known(reads: Iterable[Resource], fn: Callable[[], Any]) -> Any:
+        """``fn()`` when the run read what it needs, else None: a report never reads for itself."""
+        return safe(fn) if all(view.holds(r) for r in reads) else None
+
+    cidrs = known(CIDR_READS, lambda: cidrs_of(view, options))
     version = safe(view.version_info) or {}
+    provider = (safe(lambda: view.fact(detect_provider)) if view.provider_override
+                else known(PROVIDER_READS, lambda: view.fact(detect_provider)))
     return {
         "name": view.name,
         "context": view.spec.resolved_context or view.spec.context,
         "server": view.spec.server,
-        "provider": safe(lambda: view.fact(detect_provider)),
-        "cni": safe(lambda: view.fact(detect_cni)),
+        "provider": provider,
+        "cni": known(CNI_READS, lambda: view.fact(detect_cni)),
         "k8s_version": version.get("gitVersion"),
         "pod_cidrs": cidrs.pod if cidrs else [],
         "service_cidrs": cidrs.service if cidrs else [],

@@ -21,7 +21,7 @@ import yaml
 from mcdiag.gather import resources as R
 from mcdiag.lab.emulator import ApiEmulator
 from mcdiag.run.registry import resolve
-from tests.conftest import FIXTURES, SHARED, load_yaml_dir, real_crds
+from tests.conftest import FIXTURES, SHARED, load_yaml_dir, query_key, real_crds
 
 NAMES = ("cluster", "cluster1")
 SUBM_NS = "submariner-operator"
@@ -69,7 +69,7 @@ def baseline(tmp_path_factory):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["all", "--passive", *args, "--report-dir", str(tmp / "reports")])
         report = json.loads((tmp / "reports" / "mcdiag.json").read_text())
-        requests = {emu.name: [r.path for r in emu.requests if r.method == "GET"] for emu in emus}
+        requests = {emu.name: [query_key(r) for r in emu.requests if r.method == "GET" and query_key(r)] for emu in emus}
     finally:
         for emu in emus:
             emu.stop()
@@ -473,24 +473,37 @@ def test_no_secret_in_any_report(baseline):
     assert text and "planted-broker-token-DO-NOT-LEAK" not in text and "planted-psk-DO-NOT-LEAK" not in text
 
 
-def test_each_resource_listed_once_per_cluster(baseline):
-    for cluster, paths in baseline["requests"].items():
-        lists = [p for p in paths if not p.startswith(("/version", "/api?", "/apis?")) and p not in ("/api", "/apis")]
-        dupes = sorted({p for p in lists if lists.count(p) > 1})
+def test_each_query_sent_once_per_cluster(baseline):
+    for cluster, keys in baseline["requests"].items():
+        lists = [k for k in keys if not k.startswith(("/version", "/api;", "/apis;")) and k not in ("/api", "/apis")]
+        dupes = sorted({k for k in lists if lists.count(k) > 1})
         assert not dupes, (cluster, dupes)
-        assert "/api/v1/configmaps" not in lists and "/api/v1/namespaces/kube-system/configmaps" in lists
+        paths = {k.split(";")[0] for k in lists}
+        assert "/api/v1/configmaps" not in paths and "/api/v1/namespaces/kube-system/configmaps" in paths
+        # no cluster-wide list of every pod, node or Deployment: only selected, limited or namespaced ones
+        for plain in ("/api/v1/pods", "/api/v1/nodes", "/apis/apps/v1/deployments"):
+            assert f"{plain};limit=500" not in lists, (cluster, plain)
 
 
-@pytest.mark.parametrize("check", [c for c in resolve(include_plugins=False).checks if "passive" in c.tags], ids=lambda c: c.id)
-def test_reads_each_kind_once_and_only_allowed_scopes(check):
+#: Field selectors kube-apiserver serves, by kind (every kind serves metadata.name and metadata.namespace).
+SERVED_FIELDS = {"pods": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                          "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"},
+                 "nodes": {"spec.unschedulable"}}
+
+
+@pytest.mark.parametrize("check", [c for c in resolve(include_plugins=False).checks], ids=lambda c: c.id)
+def test_declared_queries_are_narrow_and_servable(check):
     assert len(check.reads) == len(set(check.reads)), check.reads
-    kinds = [(r.group, r.plural) for r in check.reads]
-    assert len(kinds) == len(set(kinds)), kinds
-    for res in check.reads:
+    for res in (*check.reads, *check.reads_if_needed):
         if res.plural == "configmaps":
-            assert res == R.CONFIGMAPS_KUBE_SYSTEM
-        if res.plural in ("pods", "daemonsets", "deployments"):
-            assert res.namespace is None
+            assert res.namespace == "kube-system", res.key  # mcdiag reads ConfigMaps in kube-system only
+        for path, _, _ in R.parse_fields(res.fields):
+            assert path in {"metadata.name", "metadata.namespace"} | SERVED_FIELDS.get(res.plural, set()), res.key
+    for res in check.reads:  # read ahead: never every pod or every Deployment of the cluster, whole
+        if res.plural in ("pods", "deployments") and res.group in ("", "apps"):
+            assert res.narrowed, (check.id, res.key)
+    whole_nodes = [r for r in check.reads if r.plural == "nodes" and not r.narrowed]
+    assert not whole_nodes or check.id == "netclient-deployment", (check.id, "reads every node ahead")
 
 
 @pytest.mark.parametrize(("mutate", "expected", "message", "hint", "options"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -511,6 +524,17 @@ def test_failure_mode(memory, baseline, mutate: Callable[[Pair], None] | None, e
             for word in hint:
                 assert word in (result["hint"] or ""), (word, result["hint"])
             assert result["docs"], result
+
+
+def test_broker_crd_missing_is_named(memory):
+    """A broker CRD is missing when the API does not serve its kind (no CRD object is read)."""
+    objs = healthy_pair()
+    crds = [c for c in _crds() if c["metadata"]["name"] != "gateways.submariner.io"]
+    run = memory({"cluster": crds + objs["cluster"], "cluster1": list(_crds()) + objs["cluster1"]}, "run", "broker-clusters",
+                 extra_groups=CALICO_API)
+    result = run.result("broker-clusters", "cluster")
+    assert result["status"] == "fail" and "broker CRD(s) missing: gateways.submariner.io" in result["message"], result
+    assert run.status("broker-clusters", "cluster1") == "skip"  # no broker there
 
 
 def test_globalnet_distinct_cidrs_pass_the_overlap(memory):

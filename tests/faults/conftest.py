@@ -14,10 +14,17 @@ def namespaces(*names: str) -> list[dict]:
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in names]
 
 
+def root_ca(namespace: str = "kube-system") -> dict:
+    """The ``kube-root-ca.crt`` ConfigMap every namespace holds (since Kubernetes 1.20): kube-system lists two ConfigMaps."""
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBdjCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAVMRMwEQYDVQQDEwprdWJlcm5ldGVz\n-----END CERTIFICATE-----\n"
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": namespace},
+            "data": {"ca.crt": pem}}
+
+
 #: A healthy pair: kubeadm clusters of three nodes with disjoint CIDRs, and the usual namespaces.
 PAIR = {
-    "east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16", nodes=3) + namespaces("default", "kube-system", "kube-public"),
-    "west": kubeadm_cluster("10.44.0.0/16", "10.45.0.0/16", nodes=3) + namespaces("default", "kube-system", "kube-public"),
+    "east": kubeadm_cluster("10.42.0.0/16", "10.43.0.0/16", nodes=3) + namespaces("default", "kube-system", "kube-public") + [root_ca()],
+    "west": kubeadm_cluster("10.44.0.0/16", "10.45.0.0/16", nodes=3) + namespaces("default", "kube-system", "kube-public") + [root_ca()],
 }
 
 

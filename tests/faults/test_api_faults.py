@@ -16,8 +16,9 @@ from tests.faults import proxy as P
 from tests.faults.harness import Case, Expect, execute, judge
 
 NODES = r"^/api/v1/nodes$"
-PODS = r"^/api/v1/pods$"
-NAMESPACES = r"^/api/v1/namespaces$"  # several in every cluster: paging happens
+PODS = r"^/api/v1/pods$"  # pods of every namespace: the existence tests of CNI agents (one pod each, selected)
+DAEMONSETS = r"^/apis/apps/v1/daemonsets$"  # every DaemonSet, whole: a list read to its end
+CONFIGMAPS = r"^/api/v1/namespaces/kube-system/configmaps$"  # two in every cluster: paging happens
 REQUEST_TIMEOUT = "2"
 SHORT = "west: its API server's answer to list nodes"
 
@@ -50,12 +51,12 @@ CASES = [
          lambda p: p.add(NODES, P.as_array()), access_error(r"JSON array")),
     case("list-pods-as-json-array", "list pods answered with a bare JSON array (nodes fine)",
          lambda p: p.add(PODS, P.as_array()),
-         Expect(1, {"api-access[west]": ("pass", "answers"), "*[west]": ("error", r"list pods: .*JSON array")})),
-    case("endless-continue", "list pods: every page carries a fresh continue token, forever",
-         lambda p: p.add(PODS, P.endless_pages()),
-         Expect(1, {"*[west]": ("error", r"list pods: still not finished after 1000 pages")}), bound=120),
-    case("same-continue", "list pods: every page carries the same continue token",
-         lambda p: p.add(PODS, P.endless_pages(same=True)),
+         Expect(1, {"api-access[west]": ("pass", "answers"), "*[west]": ("error", r"list metadata of one of the pods .*: .*JSON array")})),
+    case("endless-continue", "list daemonsets: every page carries a fresh continue token, forever",
+         lambda p: p.add(DAEMONSETS, P.endless_pages()),
+         Expect(1, {"*[west]": ("error", r"list daemonsets.apps: still not finished after 1000 pages")}), bound=120),
+    case("same-continue", "list daemonsets: every page carries the same continue token",
+         lambda p: p.add(DAEMONSETS, P.endless_pages(same=True)),
          Expect(1, {"*[west]": ("error", r"same continue token twice")})),
     case("trickle-nodes", "list nodes: headers at once, then the body one byte per 0.4s (each read within the timeout)",
          lambda p: p.add(NODES, P.trickle()), access_error(r"did not arrive in full within 2s")),
@@ -86,15 +87,16 @@ CASES = [
          Expect(0, {"api-access[west]": ("pass", "answers")})),
     case("503-always", "/version always answered with 503",
          lambda p: p.add(r"^/version$", P.status(503)), access_error(r"503 Service Unavailable")),
-    case("410-on-continue-once", "list namespaces paged one per page; the first continue token has expired (410)",
-         lambda p: p.add(NAMESPACES, P.paginate(1, expire=1)), Expect((0, 1), {"api-access[west]": ("pass", "answers")},
-                                                                never=("internal error", r"410 Gone", r"expired"))),
-    case("410-on-every-continue", "list namespaces paged; every continue token has expired (410)",
-         lambda p: p.add(NAMESPACES, P.paginate(1, expire=-1)),
-         Expect(1, {"*[west]": ("error", r"list namespaces: the continue token expired twice")})),
+    case("410-on-continue-once", "list kube-system's ConfigMaps paged one per page; the first continue token has expired (410)",
+         lambda p: p.add(CONFIGMAPS, P.paginate(1, expire=1)), Expect((0, 1), {"api-access[west]": ("pass", "answers")},
+                                                                 never=("internal error", r"410 Gone", r"expired"))),
+    case("410-on-every-continue", "list kube-system's ConfigMaps paged; every continue token has expired (410)",
+         lambda p: p.add(CONFIGMAPS, P.paginate(1, expire=-1)),
+         Expect(1, {"*[west]": ("error", r"list configmaps in namespace kube-system: the continue token expired twice")})),
     case("paged-one-per-page", "lists paged one object per page by the proxy's own continue tokens",
-         lambda p: (p.add(NODES, P.paginate(1)), p.add(NAMESPACES, P.paginate(1))),
-         Expect(0, {"api-access[west]": ("pass", "3 node")})),
+         lambda p: (p.add(NODES, P.paginate(1)), p.add(CONFIGMAPS, P.paginate(1))),
+         Expect(0, {"api-access[west]": ("pass", "nodes are listable \\(node1"),
+                    "cluster-cidrs[west]": ("pass", "from kubeadm-config")})),
     case("reset-once", "list nodes: the connection is reset once",
          lambda p: p.add(NODES, P.reset(), times=1), Expect(0, {"api-access[west]": ("pass", "answers")})),
     case("reset-always", "list nodes: the connection is reset every time",
@@ -144,7 +146,7 @@ CASES = [
          Expect((0, 1), {"api-access[west]": ("pass", "answers")}), env={"PYTHONIOENCODING": "ascii"}),
     case("forbidden-pods", "list pods answered 403 Forbidden",
          lambda p: p.add(PODS, P.status(403, message='pods is forbidden: User "x" cannot list resource "pods"')),
-         Expect(1, {"*[west]": ("error", r"list pods: 403 Forbidden")})),
+         Expect(1, {"*[west]": ("error", r"list metadata of one of the pods .*: 403 Forbidden")})),
     case("unauthorized-after-version", "everything but /version answered 401 (a token revoked)",
          lambda p: p.add(r"^/api", P.status(401)), access_error(r"401 Unauthorized")),
 ]

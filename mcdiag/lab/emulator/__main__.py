@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also serve N generated pods with their nodes and owners (see mcdiag.lab.emulator.generate)")
     p.add_argument("--generate-nodes", type=int, default=None, metavar="M",
                    help="generated nodes (default: pods/30, at least 1)")
+    p.add_argument("--generate-agent", action="append", default=[], metavar="NS/DAEMONSET=IMAGE",
+                   help="also one pod per generated node of this DaemonSet (repeatable; e.g. a route agent)")
     p.add_argument("--pod-cidr", default="10.128.0.0/12", help="CIDR the generated nodes' pod CIDRs come from")
     p.add_argument("--node-cidr", default="172.20.0.0/16", help="CIDR the generated nodes' addresses come from")
     p.add_argument("--request-log", type=Path, default=None, metavar="FILE",
@@ -101,8 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         from .generate import generate_cluster
 
         nodes = args.generate_nodes if args.generate_nodes is not None else max(1, args.generate_pods // 30)
+        agents = []
+        for spec in args.generate_agent:
+            where, _, image = spec.partition("=")
+            namespace, _, daemonset = where.partition("/")
+            if not (namespace and daemonset and image):
+                raise SystemExit(f"--generate-agent {spec!r}: expected NS/DAEMONSET=IMAGE")
+            agents.append((namespace, daemonset, image))
         emu.add_generated(
-            generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr, node_cidr=args.node_cidr)
+            generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr, node_cidr=args.node_cidr,
+                             agents=tuple(agents))
         )
     if args.request_log:
         log_file = args.request_log.open("a", encoding="utf-8", buffering=1)

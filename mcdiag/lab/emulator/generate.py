@@ -250,6 +250,7 @@ def generate_cluster(
     pods_per_deployment: int = 10,
     deployments_per_namespace: int = 100,
     containers: int = 2,
+    agents: tuple[tuple[str, str, str], ...] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield ``nodes`` nodes and ``pods`` pods (one kube-proxy pod per node among them), with their owners.
 
@@ -258,6 +259,10 @@ def generate_cluster(
     ``pods_per_deployment`` replicas (one ReplicaSet each) in namespaces of
     ``deployments_per_namespace`` Deployments, spread round-robin over the nodes.
     Deterministic: the same arguments give the same objects.
+
+    ``agents`` (``(namespace, daemonset, image)``) adds, beyond ``pods``, one pod per node of
+    each such DaemonSet (a CNI or Submariner route agent), owned by a DaemonSet of that name
+    that the caller provides (a fixture's): what makes a namespace's pod list grow with the nodes.
     """
     nodes = max(1, nodes) if pods else max(0, nodes)
     per_node = math.ceil(max(pods, 1) / max(nodes, 1)) + 2
@@ -310,6 +315,11 @@ def generate_cluster(
         tpl.labels = {"k8s-app": "kube-proxy", "controller-revision-hash": "6f9d5c8b7", "pod-template-generation": "1"}
         for i in range(proxies):
             yield tpl.pod(unique("kube-system", "kube-proxy-", f"{name}/kp/{i}"), node_names[i], node_ips[i], node_ips[i])
+    for namespace, daemonset, image in agents:
+        agent_uid = _uid(f"{name}/ds/{namespace}/{daemonset}")
+        tpl = _Template(namespace, daemonset, "DaemonSet", daemonset, agent_uid, [(daemonset.rsplit("-", 1)[-1], image)], None)
+        for i in range(nodes):
+            yield tpl.pod(unique(namespace, f"{daemonset}-", f"{name}/{daemonset}/{i}"), node_names[i], node_ips[i], node_ips[i])
     apps = pods - proxies
     images = ["docker.io/library/nginx:1.25.4", "docker.io/envoyproxy/envoy:v1.29.2", "quay.io/prometheus/node-exporter:v1.7.0"]
     made, d = 0, 0

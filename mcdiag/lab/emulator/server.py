@@ -1092,7 +1092,8 @@ class ApiEmulator:
         store = self.store
         with store.lock:
             list_rv = token_rv if token else store.resource_version
-            items, more = store.page(rt.group, rt.kind, namespace, after=start, limit=max(limit, 0), where=where)
+            items, more = store.page(rt.group, rt.kind, namespace, after=start, limit=max(limit, 0), where=where,
+                                     labelled=_labelled(labels))
             meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
             if more:
                 last = _sort_key(items[-1])
@@ -1169,6 +1170,14 @@ except ImportError:  # pragma: no cover - orjson is in the [lab] extra
 
 
 _PARTIAL_GROUP_VERSIONS = ("v1", "v1beta1")
+
+
+def _labelled(selector: Any) -> tuple[str, tuple[str, ...]] | None:
+    """A requirement of a label selector that only objects carrying one of some labels meet (``k=v``, ``k in (a,b)``)."""
+    for req in getattr(selector, "requirements", ()):
+        if req.operator in ("=", "in") and req.values:
+            return req.key, tuple(req.values)
+    return None
 
 
 def _wants_partial(accept: str | None, *, listing: bool) -> bool:

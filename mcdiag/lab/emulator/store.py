@@ -498,6 +498,9 @@ class ObjectStore:
         self._objects: dict[Key, dict] = {}
         #: Per (group, kind): the (namespace, name) of every stored object, sorted (list pages and ranges).
         self._index: dict[tuple[str, str], SortedList] = {}
+        #: (group, kind) -> (label key, value) -> (namespace, name) of the objects so labelled: a label selector
+        #: with an equality (or ``in``) requirement looks only at those, as kube-apiserver's indexes do.
+        self._labelled: dict[tuple[str, str], dict[tuple[str, str], set[tuple[str, str]]]] = {}
         self._rv = 0
         self._extra = extra_group_types(extra_groups)
         self._registry: Registry | None = None
@@ -544,19 +547,35 @@ class ObjectStore:
 
     # -- internal helpers ------------------------------------------------------------------
     def _store(self, key: Key, obj: dict) -> None:
-        """Keep ``obj`` under ``key`` (and in the sorted index of its kind)."""
-        if key not in self._objects:
+        """Keep ``obj`` under ``key`` (and in the sorted index of its kind, and the label index)."""
+        old = self._objects.get(key)
+        if old is None:
             index = self._index.get(key[:2])
             if index is None:
                 index = self._index[key[:2]] = SortedList()
             index.add(key[2:])
+        else:
+            self._unlabel(key, old)
         self._objects[key] = obj
+        labels = (obj.get("metadata") or {}).get("labels")
+        if labels and isinstance(labels, dict):
+            per = self._labelled.setdefault(key[:2], {})
+            for k, v in labels.items():
+                per.setdefault((k, str(v)), set()).add(key[2:])
+
+    def _unlabel(self, key: Key, obj: dict) -> None:
+        labels = (obj.get("metadata") or {}).get("labels")
+        per = self._labelled.get(key[:2])
+        if per and labels and isinstance(labels, dict):
+            for k, v in labels.items():
+                per.get((k, str(v)), set()).discard(key[2:])
 
     def _drop(self, key: Key) -> dict | None:
         """Forget the object under ``key``; returns it (None when there was none)."""
         obj = self._objects.pop(key, None)
         if obj is not None:
             self._index[key[:2]].discard(key[2:])
+            self._unlabel(key, obj)
         return obj
 
     def _key_for(self, obj: dict, rt: ResourceType | None, group: str) -> Key:
@@ -669,15 +688,22 @@ class ObjectStore:
         after: tuple[str, str] | None = None,
         limit: int = 0,
         where: Callable[[dict], bool] | None = None,
+        labelled: tuple[str, tuple[str, ...]] | None = None,
     ) -> tuple[list[dict], bool]:
         """One list page: up to ``limit`` (0: all) stored objects (not copies) after ``after``.
 
         Returns ``(items, more)``; ``more`` tells whether another matching object follows.
-        The cost is that of the objects looked at, not of every object stored.
+        The cost is that of the objects looked at, not of every object stored: ``labelled``
+        (``(key, values)``, a requirement of ``where``) looks only at objects with such a label.
         """
         with self.lock:
             out: list[dict] = []
-            for k in self._range(group, kind, namespace, after):
+            keys: Iterable = self._range(group, kind, namespace, after)
+            if labelled is not None:
+                per = self._labelled.get((group, kind)) or {}
+                found = set().union(*(per.get((labelled[0], v), set()) for v in labelled[1]))
+                keys = sorted(k for k in found if (namespace is None or k[0] == namespace) and (after is None or k > after))
+            for k in keys:
                 obj = self._objects[(group, kind, *k)]
                 if where is not None and not where(obj):
                     continue
