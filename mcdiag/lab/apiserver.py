@@ -1,9 +1,9 @@
 r"""One lab cluster's API server: the API emulator serving the lab's objects, plus a kubelet.
 
-    python -m mcdiag.lab.apiserver --dir DIR --cluster NAME [--provider P]
+    python -m mcdiag.lab.apiserver --dir DIR --cluster NAME [--provider P] [--clusters N]
 
-Builds ``ApiEmulator(objects=lab_objects(...))`` (provider and WireGuard public
-keys from ``DIR/state.json`` unless given), attaches a
+Builds ``ApiEmulator(objects=lab_objects(...))`` (provider, number of clusters and
+WireGuard public keys from ``DIR/state.json`` unless given), attaches a
 :class:`~mcdiag.lab.kubelet.Kubelet` whose nodes are the cluster's lab nodes
 (:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``)
 and the :class:`~mcdiag.lab.controllers.LabControllers` (Deployments, Service
@@ -29,7 +29,7 @@ from .emulator import ApiEmulator
 from .kubelet import Kubelet
 from .objects import extra_groups, k8s_version, lab_objects
 from .pods import LabNodeRuntime
-from .topology import PROVIDERS, build_topology
+from .topology import DEFAULT_CLUSTERS, PROVIDERS, build_topology
 
 
 def paths(labdir: Path, cluster: str) -> dict[str, Path]:
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", required=True, type=Path, help="lab state directory")
     p.add_argument("--cluster", required=True, help="lab cluster name")
     p.add_argument("--provider", choices=PROVIDERS, default=None, help="default: the lab state's")
+    p.add_argument("--clusters", type=int, default=None, help="how many clusters the lab has (default: the lab state's)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError):
         state = {}
     provider = args.provider or state.get("provider") or "submariner"
-    topo = build_topology(provider)
+    topo = build_topology(provider, args.clusters or state.get("clusters") or DEFAULT_CLUSTERS)
     c = topo.cluster(args.cluster)
     keys = {k: v["public_key"] for k, v in state.get("wireguard", {}).items()}
     f = paths(labdir, c.name)

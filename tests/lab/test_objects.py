@@ -21,7 +21,7 @@ from mcdiag.lab.objects import (
     k8s_version,
     lab_objects,
 )
-from mcdiag.lab.topology import build_topology
+from mcdiag.lab.topology import MAX_CLUSTERS, build_topology
 
 SUB = build_topology("submariner")
 NM = build_topology("netmaker")
@@ -269,5 +269,7 @@ def test_netmaker_objects():
 
 def test_fake_secrets_are_where_real_ones_live():
     text = json.dumps(lab_objects(SUB, "cluster")) + json.dumps(lab_objects(NM, "cluster"))
+    # the tokens of the networks of clusters 3 and up live in a larger lab's netclient workloads
+    text += json.dumps(lab_objects(build_topology("netmaker", MAX_CLUSTERS), "cluster"))
     for s in FAKE_SECRETS:
         assert s in text or base64.b64encode(s.encode()).decode() in text, s
