@@ -30,6 +30,18 @@ DEFAULT_NAMESPACE = "mcdiag-probes"
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/mcdiag"
 IMAGE_NAME = "mcdiag-probe"
 POLL = 0.25
+#: The first look at a pod that is starting or finishing comes after this many seconds, then each wait doubles up
+#: to :data:`POLL`: a pod that starts in well under a second (a warm node) is seen at once, a slow one costs the
+#: API no more than a look every POLL.
+FIRST_POLL = 0.05
+
+
+def backoff(first: float = FIRST_POLL, cap: float = POLL):
+    """Seconds to sleep between two looks: ``first``, doubling up to ``cap``."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)
 
 
 def probe_image(image: str | None = None, repository: str | None = None) -> str:
@@ -274,25 +286,27 @@ class ProbeExecutor:
         """Wait until the pod runs (or already finished). Returns (pod, problem)."""
         end = time.monotonic() + (timeout or self.start_timeout)
         pod: dict[str, Any] | None = None
+        pause = backoff()
         while time.monotonic() < end:
             pod = self.get_pod(cluster, name)
             phase = (pod.get("status") or {}).get("phase")
             if phase in ("Running", "Succeeded", "Failed"):
                 return pod, ""
-            time.sleep(POLL)
+            time.sleep(next(pause))
         why = _waiting_reason(pod) if pod else "not created"
         return pod, f"probe pod {name} never started within {timeout or self.start_timeout:g}s ({why})"
 
     def wait_log(self, cluster: str, name: str, needle: str, timeout: float) -> bool:
         """Wait until ``needle`` shows in the pod's log (or the pod ended)."""
         end = time.monotonic() + timeout
+        pause = backoff()
         while time.monotonic() < end:
             if needle in self.logs(cluster, name):
                 return True
             phase = (self.get_pod(cluster, name).get("status") or {}).get("phase")
             if phase in ("Succeeded", "Failed"):
                 return needle in self.logs(cluster, name)
-            time.sleep(POLL)
+            time.sleep(next(pause))
         return False
 
     def finish(self, cluster: str, name: str, spec: PodSpec, started: bool = True) -> PodResult:
@@ -303,8 +317,9 @@ class ProbeExecutor:
                 return PodResult(cluster, spec.node, name, (pod or {}).get("status", {}).get("phase", "Pending"), None, "", problem)
             end = time.monotonic() + spec.timeout + 15
             phase = (pod or {}).get("status", {}).get("phase")
+            pause = backoff()
             while phase not in ("Succeeded", "Failed") and time.monotonic() < end:
-                time.sleep(POLL)
+                time.sleep(next(pause))
                 pod = self.get_pod(cluster, name)
                 phase = (pod.get("status") or {}).get("phase")
             logs = self.logs(cluster, name)
@@ -395,11 +410,12 @@ class ProbeExecutor:
             return result, None
         sent = self.run(sc, sspec)
         end = time.monotonic() + (grace if sent.data is not None else 0)
+        pause = backoff()
         while time.monotonic() < end:
             phase = ((self.get_pod(lc, lname).get("status") or {}).get("phase"))
             if phase in ("Succeeded", "Failed"):
                 return self.finish(lc, lname, lspec, started=False), sent
-            time.sleep(POLL)
+            time.sleep(next(pause))
         logs = self.logs(lc, lname)
         data = last_json(logs)
         if data is not None and data.get("event"):  # only the "listening" line: no result yet
@@ -549,6 +565,7 @@ class ProbeExecutor:
             return EchoService(cluster, ns, name, None, port, f"cannot create the temporary echo service: {exc.message}")
         end = time.monotonic() + self.start_timeout
         available, ip = 0, None
+        pause = backoff(cap=POLL * 2)
         while True:
             try:
                 dep = self.sources[cluster].get(f"{dep_path}/{name}", what=f"get deployment {name}")
@@ -562,7 +579,7 @@ class ProbeExecutor:
                 return EchoService(cluster, ns, name, ip, port)
             if time.monotonic() >= end:
                 break
-            time.sleep(POLL * 2)
+            time.sleep(next(pause))
         missing = []
         if available < 1:
             missing.append(f"Deployment {ns}/{name} has no available replica")

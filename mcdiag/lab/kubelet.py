@@ -117,12 +117,16 @@ class Kubelet:
         argv: Callable[[list[str]], list[str]] = default_argv,
         state_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        spawner: Any = None,
     ):
         self.emu = emulator
         self.nodes = nodes
         self.argv = argv
         self.state_dir = state_dir
         self.env = env
+        #: Starts ``mcdiag probe ...`` pods as forks of a process that imported the probes
+        #: (:class:`mcdiag.lab.zygote.ForkServer`); ``None``: every pod is a process of its own.
+        self.spawner = spawner
         self.pods: dict[str, _Pod] = {}
         self.lock = threading.Lock()
         emulator.on_create(self._created)
@@ -214,7 +218,8 @@ class Kubelet:
         if pod.deleted.is_set():
             self._release(pod)
             return
-        argv = self.argv(list(container.get("command") or []) + list(container.get("args") or []))
+        command = list(container.get("command") or []) + list(container.get("args") or [])
+        argv = self.argv(command)
         if netns:
             argv = ["ip", "netns", "exec", netns, *argv]
         env = dict(os.environ if self.env is None else self.env)
@@ -225,10 +230,13 @@ class Kubelet:
             # Output goes to a file, as a container runtime's does, not to a pipe: a pod must
             # outlive a crashed kubelet/API server instead of dying of SIGPIPE on its next write.
             pod.log_path = self._log_path(pod)
-            with open(pod.log_path, "wb") as out:
-                pod.proc = subprocess.Popen(
-                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
-                )
+            pod.proc = self._spawn_probe(command, netns, env, pod.log_path)
+            if pod.proc is None:
+                with open(pod.log_path, "wb") as out:
+                    pod.proc = subprocess.Popen(
+                        argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                        env=env
+                    )
         except OSError as exc:
             self._status(pod, {"phase": "Failed", "reason": "StartError", "message": str(exc)})
             self._release(pod)
@@ -293,6 +301,16 @@ class Kubelet:
         if reason == "DeadlineExceeded":
             status["reason"] = reason
         self._status(pod, status)
+
+    def _spawn_probe(self, command: list[str], netns: str | None, env: dict[str, str], log_path: Path) -> Any:
+        """A ``mcdiag probe ...`` pod through the fork server, or ``None`` (no server, another command, it failed)."""
+        if self.spawner is None or command[:2] != ["mcdiag", "probe"]:
+            return None
+        try:
+            return self.spawner.spawn(command[2:], netns, env, log_path)
+        except OSError as exc:
+            log.warning("fork server did not start a probe (%s); starting it as a process of its own", exc)
+            return None
 
     def _log_path(self, pod: _Pod) -> Path:
         base = self.state_dir or Path(tempfile.gettempdir())

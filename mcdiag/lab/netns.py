@@ -211,9 +211,10 @@ def _ancestors() -> set[int]:
 def lab_pids(labdir: Path) -> list[int]:
     """Find processes the lab started for ``labdir``, found by command line (for pids never recorded).
 
-    Matches dnsmasq with its pid file, the HTTP server with its document root and
-    the lab API server (``mcdiag.lab.apiserver --dir``), all under ``labdir``;
-    never this process or its ancestors.
+    Matches dnsmasq with its pid file, the Lighthouse stand-in with its pid file, the
+    HTTP server with its document root, the lab API server (``mcdiag.lab.apiserver
+    --dir``) and its kubelet's fork server (``mcdiag.lab.zygote --socket``), all under
+    ``labdir``; never this process or its ancestors.
     """
     base = str(labdir).rstrip("/") + "/"
     skip = _ancestors()
@@ -229,6 +230,8 @@ def lab_pids(labdir: Path) -> list[int]:
         if prog == "dnsmasq" and f"--pid-file={base}" in joined:
             out.append(int(d.name))
         elif prog.startswith("python") and "mcdiag.lab.lighthouse" in args and _arg(args, "--pid-file").startswith(base):
+            out.append(int(d.name))
+        elif prog.startswith("python") and "mcdiag.lab.zygote" in args and _arg(args, "--socket").startswith(base):
             out.append(int(d.name))
         elif prog.startswith("python") and (
                 ("http.server" in args and f"--directory {base}" in joined)
@@ -570,7 +573,8 @@ def dnsmasq_argv(c: Cluster, peers: Sequence[Cluster], role: str, rundir: Path, 
 def lighthouse_argv(c: Cluster, peers: Sequence[Cluster], rundir: Path, logdir: Path) -> list[str]:
     """Command line of the cluster's Lighthouse DNS stand-in (Submariner: the submariner-lighthouse-coredns
     ClusterIP and pod IP), which owns ``clusterset.local`` for its cluster and asks every peer's ``exports``
-    DNS across the tunnel (:mod:`mcdiag.lab.lighthouse`)."""
+    DNS across the tunnel (:mod:`mcdiag.lab.lighthouse`).
+    """
     if c.provider != "submariner":
         raise ValueError(f"{c.name} has no Lighthouse DNS ({c.provider})")
     argv = [sys.executable, "-m", "mcdiag.lab.lighthouse", "--zone", "clusterset.local",
