@@ -196,12 +196,18 @@ class ProbeExecutor:
         return self.sources[cluster].request("POST", path, body=obj, what=f"create {obj.get('kind')} {name}")
 
     def delete(self, cluster: str, path: str, name: str) -> None:
-        """DELETE one object; a 404 is fine."""
+        """DELETE one object; a 404 is fine. Once gone it is no longer :meth:`cleanup`'s to delete."""
         try:
             self.sources[cluster].request("DELETE", f"{path}/{name}", query={"gracePeriodSeconds": "0"}, what=f"delete {name}")
         except ResourceUnavailable as exc:
             if exc.status != 404:
                 raise
+        with self._lock:
+            for i in range(len(self._created) - 1, -1, -1):
+                c, p, n, _ = self._created[i]
+                if (c, p, n) == (cluster, path, name):
+                    del self._created[i]
+                    break
 
     def ensure_namespace(self, cluster: str) -> None:
         """Create the probe namespace once per cluster (an existing one is reused)."""
@@ -611,20 +617,37 @@ class ProbeExecutor:
         return False
 
     def cleanup(self) -> list[str]:
-        """Delete everything this run created, newest first. Returns problems (never raises)."""
+        """Delete everything this run created and did not delete yet, newest first, the clusters side by side.
+
+        Returns problems (never raises).
+        """
         self.closed = True
         with self._lock:
             created = list(reversed(self._created))
             self._created.clear()
-        problems = []
-        for cluster, path, name, kind in created:
-            if path == "/api/v1/namespaces" and name == self.namespace and self._in_use_by_other_runs(cluster):
-                continue  # deleting it would take another run's probe pods with it; the last run out deletes it
-            try:
-                self.delete(cluster, path, name)
-            except ResourceUnavailable as exc:
-                problems.append(f"{cluster}: {kind} {name} not deleted: {exc.message}")
-        return problems
+        clusters = list(dict.fromkeys(c for c, _, _, _ in created))
+
+        def clean(cluster: str) -> list[str]:
+            problems = []
+            for c, path, name, kind in created:
+                if c != cluster:
+                    continue
+                if path == "/api/v1/namespaces" and name == self.namespace and self._in_use_by_other_runs(cluster):
+                    continue  # deleting it would take another run's probe pods with it; the last run out deletes it
+                try:
+                    self.delete(cluster, path, name)
+                except ResourceUnavailable as exc:
+                    problems.append(f"{cluster}: {kind} {name} not deleted: {exc.message}")
+                except Exception as exc:  # noqa: BLE001 - cleanup never raises; the note says what is left
+                    problems.append(f"{cluster}: {kind} {name} not deleted: {exc.__class__.__name__}: {exc}")
+            return problems
+
+        if len(clusters) <= 1:
+            return [p for c in clusters for p in clean(c)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(clusters), thread_name_prefix="mcdiag-cleanup") as pool:
+            return [p for problems in pool.map(clean, clusters) for p in problems]
 
 
 def _termination_message(pod: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 1 << 20  # bytes of log kept per pod
+PUMP_FIRST = 0.02  # seconds: the pump's first look for more log, doubling while nothing comes
+PUMP_MAX = 0.5
 TERMINATION_LIMIT = 4096  # bytes, as the real kubelet's terminationMessage
 
 
@@ -83,6 +86,26 @@ def default_argv(command: list[str]) -> list[str]:
     if command and command[0] == "mcdiag":
         return [sys.executable, "-m", "mcdiag", *command[1:]]
     return list(command)
+
+
+def _ended_within(proc: Any, timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``proc`` to end (a pidfd or the fork server's word, not a busy loop)."""
+    if isinstance(proc, subprocess.Popen):
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except OSError:
+            time.sleep(timeout)
+            return proc.poll() is not None
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return proc.poll() is not None
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def image_runs(image: str) -> bool:
@@ -318,8 +341,13 @@ class Kubelet:
         return base / f"log-{pod.namespace}-{pod.name}-{os.getpid()}-{id(pod):x}.log"
 
     def _pump(self, pod: _Pod) -> None:
-        """Follow the process's log file into the pod's log as it grows (a watcher sees 'listening' lines)."""
+        """Follow the process's log file into the pod's log as it grows (a watcher sees 'listening' lines).
+
+        Looks again after 20 ms, then less often the longer nothing new comes (up to every
+        0.5 s: a long-running server costs little), and at once when the process ends.
+        """
         assert pod.proc and pod.log_path
+        pause = PUMP_FIRST
         with open(pod.log_path, "rb") as log_file:
             while True:
                 chunk = log_file.read(65536)
@@ -328,14 +356,15 @@ class Kubelet:
                     del pod.output[:-LOG_LIMIT]
                     if not pod.deleted.is_set():
                         self.emu.set_pod_log(pod.namespace, pod.name, bytes(pod.output).decode("utf-8", "replace"))
+                    pause = PUMP_FIRST
                     continue
-                if pod.proc.poll() is not None:
+                if pod.proc.poll() is not None or _ended_within(pod.proc, pause):
                     rest = log_file.read()
                     if rest:
                         pod.output.extend(rest)
                         del pod.output[:-LOG_LIMIT]
                     return
-                time.sleep(0.05)
+                pause = min(PUMP_MAX, pause * 2)
 
     def _kill(self, pod: _Pod) -> None:
         proc = pod.proc

@@ -63,6 +63,15 @@ def ip(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run(["ip", "-n", ns, *args], check=check)
 
 
+def batch(ns: str, commands: list[str], *, force: bool = False) -> subprocess.CompletedProcess:
+    """Several ``ip`` commands in namespace ``ns`` from one process (``ip -n NS -batch -``).
+
+    With ``force`` the commands that fail (a link already gone) do not stop the others nor raise.
+    """
+    argv = ["ip", "-n", ns, *(["-force"] if force else []), "-batch", "-"]
+    return run(argv, check=not force, input="".join(c + "\n" for c in commands))
+
+
 def nsexec(ns: str, argv: list[str], *, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
     return run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout, input=input)
 
