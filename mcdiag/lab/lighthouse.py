@@ -1,6 +1,6 @@
 r"""The lab's stand-in for Submariner's Lighthouse DNS: asks every peer cluster, answers what they say.
 
-    python -m mcdiag.lab.lighthouse --listen IP [--listen IP ...] --peer IP [--peer IP ...]
+    python -m mcdiag.lab.lighthouse --listen IP [--listen IP ...] --peer IP [--peer IP ...] [--local IP]
         [--zone clusterset.local] [--timeout S] --pid-file FILE [--log FILE]
 
 Runs inside a gateway's network namespace, on UDP/53 of the given addresses (the
@@ -8,8 +8,12 @@ Runs inside a gateway's network namespace, on UDP/53 of the given addresses (the
 goes, across the tunnel, to every peer's "exports" DNS (each answers the names its
 own cluster exports and NXDOMAIN for the rest); the stand-in answers:
 
-* the union of the positive answers (records of every peer that knows the name, in
-  peer order), as soon as every peer replied or the wait ends;
+* when several peers know the name and so does the cluster's own "exports" DNS
+  (``--local``: a service this cluster exports as well, such as ``nginx-test/nginx``,
+  which every lab cluster exports), the cluster's own answer, as Lighthouse prefers a
+  local export; otherwise
+* the union of the positive answers (records of every peer that knows the name),
+  once every peer replied, or a moment after the first one knew it;
 * otherwise, once every peer replied: NXDOMAIN when every peer said NXDOMAIN, an
   empty NOERROR when one said the name exists without such records, else the
   first peer's reply as it is (SERVFAIL, REFUSED);
@@ -18,11 +22,14 @@ own cluster exports and NXDOMAIN for the rest); the stand-in answers:
 * REFUSED to a question outside the zone.
 
 With one peer (a two-cluster lab) this is a plain forwarder: the peer's reply, or
-silence. With several it is the lab's model of Lighthouse answering from every
-cluster's exports (the real one answers from the ServiceImports the broker
-synchronised, preferring a local export and then taking turns between clusters;
-the lab's names differ per cluster, except ``nginx.nginx-test``, which every
-cluster exports and whose union holds every cluster's address). No cache.
+silence, as the lab's Lighthouse always was (the real one would answer a name the
+cluster exports itself with its own address). With several it is the lab's model of
+Lighthouse answering from every cluster's exports (the real one answers from the
+ServiceImports the broker synchronised, preferring a local export, then taking turns
+between the clusters that export the name): the names of one cluster
+(``CLUSTER.nginx.nginx-test...``, mcdiag's echo services) come from that cluster across
+the tunnel; a name every cluster exports answers the local export, and mcdiag asks
+for the peer's by its cluster id. No cache.
 
 Writes ``--pid-file`` once listening; SIGTERM or SIGINT stops it. One log line per
 question (``--log``).
@@ -103,8 +110,10 @@ def _positive(wire: bytes) -> bool:
     return msg.rcode() == dns.rcode.NOERROR and bool(msg.answer)
 
 
-def combine(query: dns.message.Message, replies: list[bytes | None]) -> bytes | None:
-    """The stand-in's reply to ``query`` from the peers' ``replies`` (see the module docstring); ``None``: stay silent."""
+def combine(query: dns.message.Message, replies: list[bytes | None], local: bytes | None = None) -> bytes | None:
+    """The stand-in's reply to ``query`` from the peers' ``replies`` and the cluster's own exports' ``local`` reply
+    (see the module docstring); ``None``: stay silent.
+    """
     parsed: list[dns.message.Message | None] = []
     for r in replies:
         try:
@@ -112,6 +121,10 @@ def combine(query: dns.message.Message, replies: list[bytes | None]) -> bytes | 
         except dns.exception.DNSException:
             parsed.append(None)
     positive = [m for m in parsed if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer]
+    if len(positive) > 1 and local is not None and _positive(local):
+        out = dns.message.from_wire(local)
+        out.id = query.id
+        return out.to_wire()
     if positive:
         out = positive[0]
         for other in positive[1:]:
@@ -134,8 +147,8 @@ class LighthouseStandIn:
     """UDP listeners on ``listen`` addresses; each question is answered in a thread of its own."""
 
     def __init__(self, listen: list[str], peers: list[tuple[str, int]], zone: str = "clusterset.local",
-                 timeout: float = DEFAULT_TIMEOUT, port: int = 53, log=None):
-        self.peers, self.timeout = peers, timeout
+                 timeout: float = DEFAULT_TIMEOUT, port: int = 53, log=None, local: tuple[str, int] | None = None):
+        self.peers, self.timeout, self.local = peers, timeout, local
         self.zone = dns.name.from_text(zone)
         self.log = log or (lambda line: None)
         self.socks = []
@@ -169,11 +182,12 @@ class LighthouseStandIn:
             reply = reply.to_wire()
             said = "REFUSED (outside the zone)"
         else:
-            replies = ask_peers(wire, self.peers, self.timeout)
-            reply = combine(query, replies)
+            asked = self.peers + ([self.local] if self.local and len(self.peers) > 1 else [])
+            replies = ask_peers(wire, asked, self.timeout)
+            reply = combine(query, replies[:len(self.peers)], replies[len(self.peers)] if len(replies) > len(self.peers) else None)
             said = "no reply (a peer is silent, none knows it)" if reply is None else _summary(reply)
             said += " [" + ", ".join(f"{h}:{'reply' if r is not None else 'silent'}"
-                                     for (h, _), r in zip(self.peers, replies, strict=True)) + "]"
+                                     for (h, _), r in zip(asked, replies, strict=True)) + "]"
         self.log(f"{time.strftime('%H:%M:%S')} query[{dns.rdatatype.to_text(question.rdtype)}] {name} "
                  f"from {client[0]}: {said}")
         if reply is not None:
@@ -193,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mcdiag.lab.lighthouse", description=__doc__.splitlines()[0])
     p.add_argument("--listen", action="append", required=True, help="address to answer on (UDP/53; repeatable)")
     p.add_argument("--peer", action="append", required=True, help="a peer's exports DNS, IP[:PORT] (repeatable)")
+    p.add_argument("--local", default=None, help="this cluster's own exports DNS, IP[:PORT] (asked with several peers)")
     p.add_argument("--zone", default="clusterset.local")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     p.add_argument("--port", type=int, default=53)
@@ -207,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 logf.write(line + "\n")
 
-    server = LighthouseStandIn(args.listen, [_peer(x) for x in args.peer], args.zone, args.timeout, args.port, log)
+    server = LighthouseStandIn(args.listen, [_peer(x) for x in args.peer], args.zone, args.timeout, args.port, log,
+                               _peer(args.local) if args.local else None)
     signal.signal(signal.SIGTERM, lambda *_: server.stop.set())
     signal.signal(signal.SIGINT, lambda *_: server.stop.set())
     tmp = args.pid_file.with_name(args.pid_file.name + ".tmp")

@@ -592,7 +592,7 @@ def lighthouse_argv(c: Cluster, peers: Sequence[Cluster], rundir: Path, logdir: 
         argv += ["--listen", ip_]
     for peer in peers:
         argv += ["--peer", peer.exports_dns_ip]
-    return argv
+    return [*argv, "--local", c.exports_dns_ip]
 
 
 def dns_roles(c: Cluster) -> tuple[str, ...]:

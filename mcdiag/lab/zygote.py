@@ -16,7 +16,11 @@ the probe's own entry point (``mcdiag.probes.cli.main``) with the pod's argument
   mount namespace of its own with ``/sys`` remounted for that network namespace and
   ``/etc/netns/NS/*`` bound over ``/etc/*`` (so ``/etc/resolv.conf`` is the pod's);
 * stdout and stderr into the pod's log file, stdin from ``/dev/null``, the pod's
-  environment, exit code as the process's.
+  environment, exit code as the process's;
+* the command line a pod started as a process of its own has
+  (``python -m mcdiag.probes ARGS``, in ``/proc/PID/cmdline``, ``ps`` and ``pgrep``): the
+  server is started with room for it in its own arguments (``--argv-room``), which the
+  child overwrites in place.
 
 Only ``mcdiag probe ...`` commands come here; anything else (and every pod when the server
 is not running) the kubelet starts as a process of its own, as before. The probes'
@@ -76,6 +80,8 @@ NETNS_RUN_DIR = Path("/run/netns")
 ETC_NETNS = Path("/etc/netns")
 #: Seconds a child may take to set itself up before the server gives up on it.
 SETUP_TIMEOUT = 10.0
+#: Bytes of room in the server's command line for a child's (what ``/proc/PID/cmdline`` shows).
+ARGV_ROOM = 2048
 
 _libc: Any = None
 
@@ -113,6 +119,25 @@ def enter_netns(name: str) -> None:
                    f"bind {entry} over /etc/{entry.name}")
 
 
+def set_cmdline(argv: list[str]) -> bool:
+    """Show ``argv`` as this process's command line, written over its own (no privilege needed).
+
+    The kernel reads ``/proc/PID/cmdline`` from the original argument area; what does not fit
+    is cut (the server leaves :data:`ARGV_ROOM` bytes). Returns whether it was written.
+    """
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (proc(5), fields 48 and 49)
+    except (OSError, IndexError, ValueError):
+        return False
+    room = end - start
+    if room < 2:
+        return False
+    raw = b"\0".join(a.encode(errors="replace") for a in argv)[: room - 1]
+    ctypes.memmove(start, raw + b"\0" * (room - len(raw)), room)
+    return True
+
+
 def _child(req: dict[str, Any], ready_fd: int, close: list[Any], fds: tuple[int, ...] = ()) -> None:
     """In the forked child: set up the pod's process, report on ``ready_fd``, run the probe, never return."""
     code = 1
@@ -139,6 +164,7 @@ def _child(req: dict[str, Any], ready_fd: int, close: list[Any], fds: tuple[int,
         os.close(null)
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in (req.get("env") or {}).items()})
+        set_cmdline([sys.executable, "-m", "mcdiag.probes", *(str(a) for a in req["argv"])])
         os.write(ready_fd, b"ok\n")
         os.close(ready_fd)
     except BaseException as exc:  # noqa: BLE001 - reported to the server, which tells the kubelet
@@ -319,6 +345,7 @@ def preload() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mcdiag.lab.zygote", description=__doc__.splitlines()[0])
     p.add_argument("--socket", required=True, type=Path, help="Unix socket to listen on")
+    p.add_argument("--argv-room", default="", help="padding: room for the children's command lines")
     args = p.parse_args(argv)
     libc().prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() == 1:  # the parent is already gone
@@ -412,7 +439,8 @@ class ForkServer:
             self.path.unlink()
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", "mcdiag.lab.zygote", "--socket", str(self.path)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "mcdiag.lab.zygote", "--socket", str(self.path),
+                                          "--argv-room", "." * ARGV_ROOM],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          env={**os.environ, **(env or {})}, close_fds=True)
         finally:
