@@ -67,6 +67,18 @@ namespace names are the same for both providers); ``cluster`` is the guide's
 on-prem k3s in network ``dc1-k3s`` (10.65.24.0/24; pods 10.42/16, services
 10.43/16, nginx 10.43.45.229), ``cluster1`` the cloud k3s in ``cloud-k3s``
 (10.36.50.0/24; pods 10.44/16, services 10.45/16).
+
+N clusters (``build_topology(provider, N)``, ``mcdiag lab up --clusters N``, 2 to
+:data:`MAX_CLUSTERS`): the first two are the ones above, whatever N; cluster ``i``
+>= 2 is ``cluster<i>`` (:func:`cluster_plan`: pods 10.(42+2i)/16, services
+10.(43+2i)/16, LAN 192.168.(100+i).0/24, WAN 198.18.(i+1).0/24 with public address
+.11, Netmaker network ``edge<i>-k3s`` in 10.66.<i>.0/24). Every cluster is peered
+with every other: each gateway's WireGuard interface has one peer per other
+cluster (allowed-ips: that cluster's pod and service CIDRs, and its Netmaker
+address), workers route every peer's CIDRs into the VXLAN, and the DNS forwards
+every peer's zone (Netmaker: a block per peer network; Submariner:
+``clusterset.local`` to the cluster's Lighthouse stand-in, which asks every peer,
+see :mod:`mcdiag.lab.lighthouse`). "The peer" above is then every other cluster.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -42,6 +44,23 @@ def pod_netns():
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(forks, tmp_path):
+    """A ``serve`` probe on a free loopback port, once it listens."""
+    log = tmp_path / "serve.log"
+    proc = forks.spawn(["serve", "--port", str(_free_port()), "--bind", "127.0.0.1", "--duration", "60"], None, {}, log)
+    end = time.monotonic() + 20
+    while "listening" not in (log.read_text() if log.exists() else "") and time.monotonic() < end:
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.05)
+    return proc
+
+
 def _result(log: Path) -> dict:
     return next(json.loads(line) for line in reversed(log.read_text().splitlines()) if line.startswith("{"))
 
@@ -59,8 +78,7 @@ def test_probe_runs_in_the_pods_namespace_with_its_resolv_conf(forks, pod_netns,
 
 
 def test_killed_probe_and_exit_codes(forks, tmp_path):
-    log = tmp_path / "serve.log"
-    proc = forks.spawn(["serve", "--port", "0", "--bind", "127.0.0.1", "--duration", "60"], None, {}, log)
+    proc = _serve(forks, tmp_path)
     assert proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)  # what the kubelet does to a deleted pod: its own process group
     assert proc.wait(10) == -signal.SIGKILL
@@ -79,11 +97,10 @@ def test_child_shows_the_probes_command_line(forks, tmp_path):
     """``ps``/``pgrep`` and the lab's hygiene checks see a forked probe as ``python -m mcdiag.probes ARGS``."""
     from mcdiag.lab.netns import cmdline
 
-    proc = forks.spawn(["serve", "--port", "0", "--bind", "127.0.0.1", "--duration", "60"], None, {},
-                       tmp_path / "serve.log")
+    proc = _serve(forks, tmp_path)
     try:
-        assert cmdline(proc.pid)[1:] == ["-m", "mcdiag.probes", "serve", "--port", "0", "--bind", "127.0.0.1",
-                                         "--duration", "60"]
+        args = cmdline(proc.pid)
+        assert args[1:4] == ["-m", "mcdiag.probes", "serve"] and args[-4:] == ["--bind", "127.0.0.1", "--duration", "60"]
         found = subprocess.run(["pgrep", "-f", "mcdiag.probes serve"], capture_output=True, text=True).stdout.split()
         assert str(proc.pid) in found
     finally:
