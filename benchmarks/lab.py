@@ -14,8 +14,8 @@ What it measures, for each provider (``mcdiag all`` in the default mode, a child
   wall time against the 2-cluster run: the target is 4 clusters (12 ordered pairs) in at most 2x
   the time of 2 (2 ordered pairs);
 * where the time goes at 4 clusters: the CPU of mcdiag and of each part of the lab during the run
-  (the whole lab runs on this one machine), and a py-spy profile of mcdiag's threads (every thread,
-  idle ones included: a check thread that waits shows where it waits).
+  (the whole lab runs on this one machine), how long each active check takes at 2 and at 4
+  clusters, and a py-spy profile of mcdiag (every thread, the samples where a thread ran).
 
 Figures only: nothing here asserts. The machine may be shared; the load average stands beside
 each figure.
@@ -106,8 +106,7 @@ def run_all_checks(lab, out: Path, extra: list[str] | None = None, profile: Path
     """One ``mcdiag all`` over the lab (a child process): wall, its CPU, the lab's CPU, the machine's, what failed."""
     argv = [sys.executable, "-m", "mcdiag", "all", *cluster_args(lab), *(extra or []), "--report-dir", str(out)]
     if profile is not None:
-        argv = [shutil.which("py-spy") or "py-spy", "record", "--idle", "-r", "100", "-f", "raw", "-o", str(profile),
-                "--", *argv]
+        argv = [shutil.which("py-spy") or "py-spy", "record", "-r", "100", "-f", "raw", "-o", str(profile), "--", *argv]
     lab_before, (busy0, idle0), la = lab_cpu(lab), _ticks(), load()
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -121,7 +120,12 @@ def run_all_checks(lab, out: Path, extra: list[str] | None = None, profile: Path
         report = {}
     results = report.get("results", [])
     counts = collections.Counter(r["status"] for r in results)
+    per_check: dict[str, list[float]] = collections.defaultdict(list)
+    for r in results:
+        if "active" in r.get("tags", []) and r["status"] != "skip":
+            per_check[r["check"]].append(r["duration_s"])
     return {
+        "per_check": {k: statistics.mean(v) for k, v in per_check.items()},
         "wall": wall, "mcdiag_cpu": usage.ru_utime + usage.ru_stime, "exit": os.waitstatus_to_exitcode(status),
         "duration": report.get("duration_s"), "counts": dict(counts), "load": la,
         "failed": sorted(f"{r['check']}[{'->'.join(r['clusters'])}]" for r in results if r["status"] in ("fail", "error")),
@@ -228,17 +232,9 @@ def clusters_series(provider: str, runs: int, tmp: Path, counts: tuple[int, ...]
 
 
 # ----------------------------------------------------------------------------------- the profile
-WAITS = (
-    ("sleep between looks at a pod (executor polling)", ("time.sleep", "sleep (")),
-    ("waiting for an API answer (HTTPS)", ("SSLSocket.read", "SSLSocket.recv", "_ssl", "socket.py", "connection.py")),
-    ("waiting for another thread (slots, shared objects, pools)", ("Condition.wait", "Event.wait", "Lock", "Thread.join",
-                                                                   "_wait_for_tstate_lock", "Queue.get", "wait (threading")),
-)
-
-
 def profile_summary(path: Path) -> list[str]:
-    """Markdown lines: where mcdiag's threads spend their time (py-spy --idle raw samples of every thread)."""
-    by_kind: collections.Counter = collections.Counter()
+    """Markdown lines: where mcdiag's own CPU goes (py-spy raw samples of every thread that ran)."""
+    leaves: collections.Counter = collections.Counter()
     frames: collections.Counter = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
@@ -247,20 +243,17 @@ def profile_summary(path: Path) -> list[str]:
             continue
         count = int(n)
         total += count
-        parts = stack.split(";")
-        leaf = parts[-1]
-        kind = next((k for k, keys in WAITS if any(key in leaf for key in keys)), "running Python (CPU)")
-        by_kind[kind] += count
-        for f in {p.split(" (")[0] for p in parts if "mcdiag/" in p or "checks/" in p}:
+        parts = [p.rsplit(":", 1)[0] + ")" if ":" in p else p for p in stack.split(";")]
+        leaves[parts[-1]] += count
+        for f in {p for p in parts if "mcdiag/" in p or "checks/" in p}:
             frames[f] += count
     if not total:
         return []
-    lines = ["| thread time of mcdiag (all threads, idle included) | share |", "|---|---|"]
-    lines += [f"| {k} | {100 * v / total:.0f}% |" for k, v in by_kind.most_common()]
-    lines += ["", "| inside (mcdiag frames, with what they call) | share of thread time |", "|---|---|"]
-    wanted = ("ProbeExecutor.", "Runner.", "Session.", "ClusterView.", "ActiveCheck.", "ServiceCheck.")
-    picked = [(f, v) for f, v in frames.most_common() if any(w in f for w in wanted)][:12]
-    lines += [f"| `{f}` | {100 * v / total:.0f}% |" for f, v in picked]
+    lines = [f"{total} samples (100 Hz) of mcdiag's threads running.", "",
+             "| function (self) | share |", "|---|---|"]
+    lines += [f"| `{f}` | {100 * v / total:.0f}% |" for f, v in leaves.most_common(8)]
+    lines += ["", "| mcdiag function (with what it calls) | share |", "|---|---|"]
+    lines += [f"| `{f}` | {100 * v / total:.0f}% |" for f, v in frames.most_common(10)]
     return lines
 
 
@@ -320,8 +313,15 @@ def render(results: dict) -> list[str]:
                 lines += [f"| {k} | {v:.1f} s |" for k, v in parts]
                 lines += [f"| the kernel (namespaces, veths, tunnels) and other processes on the machine | "
                           f"{max(0.0, r['machine_busy'] - accounted):.1f} s |", ""]
+                two = cs.get(2, {}).get("runs")
+                if two:
+                    a, b = two[len(two) // 2]["per_check"], r["per_check"]
+                    lines += ["Seconds one active check takes (mean over its targets), 2 clusters against 4:", "",
+                              "| check | 2 clusters | 4 clusters |", "|---|---|---|"]
+                    lines += [f"| {k} | {a.get(k, 0):.2f} s | {b[k]:.2f} s |" for k in sorted(b)]
+                    lines.append("")
                 if four.get("profile"):
-                    lines += ["py-spy of that run (every thread of mcdiag, idle ones included):", "", *four["profile"], ""]
+                    lines += ["py-spy of one more 4-cluster run (mcdiag's own CPU, every thread):", "", *four["profile"], ""]
     lines += [END]
     return lines
 

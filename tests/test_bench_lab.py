@@ -8,7 +8,7 @@ from benchmarks import lab
 def _run(wall: float, failed=()) -> dict:
     return {"wall": wall, "mcdiag_cpu": 1.0, "exit": 1 if failed else 0, "duration": wall, "load": "1.0 1.0 1.0",
             "counts": {"pass": 50, "fail": len(failed)}, "failed": list(failed), "machine_busy": 10.0,
-            "machine_idle": 2.0, "lab_cpu": {"API servers, kubelets, pod networks": 3.0, "probe pods (fork servers)": 2.0}}
+            "machine_idle": 2.0, "per_check": {"latency": wall / 4}, "lab_cpu": {"API servers, kubelets, pod networks": 3.0, "probe pods (fork servers)": 2.0}}
 
 
 def test_render_and_splice(tmp_path):
