@@ -16,7 +16,7 @@ because the machine may be shared. Every mcdiag child runs under an address-spac
 (``--mem-cap-gb``): a run that hits it is reported as such, not as a figure.
 
 Figures only: nothing here asserts. The lab benchmarks (active suite per fault,
-``--jobs``, 2/3/4/8 clusters) are hooks in :mod:`benchmarks.lab`, run with ``--lab``.
+``--jobs``, 2/3/4/8 clusters) are in :mod:`benchmarks.lab`: ``python -m benchmarks.lab``, or ``--lab`` here.
 """
 
 from __future__ import annotations
@@ -642,11 +642,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in (p.strip() for p in args.profile.split(",") if p.strip()):
             size, _, extra = spec.partition("+")
             profile += [*run_profile(int(size), args.mem_cap_gb, tmp, (ROUTE_AGENT,) if extra == "agents" else ()), ""]
-        lab_lines: list[str] = []
-        if args.lab:
-            from benchmarks import lab
+        from benchmarks import lab
 
-            lab_lines = lab.run_all(args.runs, tmp)
+        # The lab section is benchmarks/lab.py's (python -m benchmarks.lab): kept as it is unless --lab.
+        lab_lines = lab.run_all(args.runs, tmp) if args.lab else lab.kept_section(args.doc)
     lines = render(rows, selections, args.selection_size, startup, args.mem_cap_gb, lab_lines)
     at = lines.index("### The lab")
     if redaction_lines:
@@ -677,7 +676,7 @@ def render(rows, selections, selection_size, startup, cap_gb, lab_lines) -> list
     if rows or startup:
         lines += ["### Targets", "", *targets_table(rows, selections, startup), ""]
     lines += ["### The lab", ""]
-    lines += lab_lines or ["Not run in this run (`--lab`, as root; hooks in `benchmarks/lab.py`)."]
+    lines += lab_lines or ["Not run in this run (`python -m benchmarks.lab`, or `--lab`, as root)."]
     return lines
 
 

@@ -30,6 +30,18 @@ DEFAULT_NAMESPACE = "mcdiag-probes"
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/mcdiag"
 IMAGE_NAME = "mcdiag-probe"
 POLL = 0.25
+#: The first look at a pod that is starting or finishing comes after this many seconds, then each wait doubles up
+#: to :data:`POLL`: a pod that starts in well under a second (a warm node) is seen at once, a slow one costs the
+#: API no more than a look every POLL.
+FIRST_POLL = 0.05
+
+
+def backoff(first: float = FIRST_POLL, cap: float = POLL):
+    """Seconds to sleep between two looks: ``first``, doubling up to ``cap``."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)
 
 
 def probe_image(image: str | None = None, repository: str | None = None) -> str:
@@ -184,12 +196,18 @@ class ProbeExecutor:
         return self.sources[cluster].request("POST", path, body=obj, what=f"create {obj.get('kind')} {name}")
 
     def delete(self, cluster: str, path: str, name: str) -> None:
-        """DELETE one object; a 404 is fine."""
+        """DELETE one object; a 404 is fine. Once gone it is no longer :meth:`cleanup`'s to delete."""
         try:
             self.sources[cluster].request("DELETE", f"{path}/{name}", query={"gracePeriodSeconds": "0"}, what=f"delete {name}")
         except ResourceUnavailable as exc:
             if exc.status != 404:
                 raise
+        with self._lock:
+            for i in range(len(self._created) - 1, -1, -1):
+                c, p, n, _ = self._created[i]
+                if (c, p, n) == (cluster, path, name):
+                    del self._created[i]
+                    break
 
     def ensure_namespace(self, cluster: str) -> None:
         """Create the probe namespace once per cluster (an existing one is reused)."""
@@ -274,25 +292,27 @@ class ProbeExecutor:
         """Wait until the pod runs (or already finished). Returns (pod, problem)."""
         end = time.monotonic() + (timeout or self.start_timeout)
         pod: dict[str, Any] | None = None
+        pause = backoff()
         while time.monotonic() < end:
             pod = self.get_pod(cluster, name)
             phase = (pod.get("status") or {}).get("phase")
             if phase in ("Running", "Succeeded", "Failed"):
                 return pod, ""
-            time.sleep(POLL)
+            time.sleep(next(pause))
         why = _waiting_reason(pod) if pod else "not created"
         return pod, f"probe pod {name} never started within {timeout or self.start_timeout:g}s ({why})"
 
     def wait_log(self, cluster: str, name: str, needle: str, timeout: float) -> bool:
         """Wait until ``needle`` shows in the pod's log (or the pod ended)."""
         end = time.monotonic() + timeout
+        pause = backoff()
         while time.monotonic() < end:
             if needle in self.logs(cluster, name):
                 return True
             phase = (self.get_pod(cluster, name).get("status") or {}).get("phase")
             if phase in ("Succeeded", "Failed"):
                 return needle in self.logs(cluster, name)
-            time.sleep(POLL)
+            time.sleep(next(pause))
         return False
 
     def finish(self, cluster: str, name: str, spec: PodSpec, started: bool = True) -> PodResult:
@@ -303,8 +323,9 @@ class ProbeExecutor:
                 return PodResult(cluster, spec.node, name, (pod or {}).get("status", {}).get("phase", "Pending"), None, "", problem)
             end = time.monotonic() + spec.timeout + 15
             phase = (pod or {}).get("status", {}).get("phase")
+            pause = backoff()
             while phase not in ("Succeeded", "Failed") and time.monotonic() < end:
-                time.sleep(POLL)
+                time.sleep(next(pause))
                 pod = self.get_pod(cluster, name)
                 phase = (pod.get("status") or {}).get("phase")
             logs = self.logs(cluster, name)
@@ -395,11 +416,12 @@ class ProbeExecutor:
             return result, None
         sent = self.run(sc, sspec)
         end = time.monotonic() + (grace if sent.data is not None else 0)
+        pause = backoff()
         while time.monotonic() < end:
             phase = ((self.get_pod(lc, lname).get("status") or {}).get("phase"))
             if phase in ("Succeeded", "Failed"):
                 return self.finish(lc, lname, lspec, started=False), sent
-            time.sleep(POLL)
+            time.sleep(next(pause))
         logs = self.logs(lc, lname)
         data = last_json(logs)
         if data is not None and data.get("event"):  # only the "listening" line: no result yet
@@ -549,6 +571,7 @@ class ProbeExecutor:
             return EchoService(cluster, ns, name, None, port, f"cannot create the temporary echo service: {exc.message}")
         end = time.monotonic() + self.start_timeout
         available, ip = 0, None
+        pause = backoff(cap=POLL * 2)
         while True:
             try:
                 dep = self.sources[cluster].get(f"{dep_path}/{name}", what=f"get deployment {name}")
@@ -562,7 +585,7 @@ class ProbeExecutor:
                 return EchoService(cluster, ns, name, ip, port)
             if time.monotonic() >= end:
                 break
-            time.sleep(POLL * 2)
+            time.sleep(next(pause))
         missing = []
         if available < 1:
             missing.append(f"Deployment {ns}/{name} has no available replica")
@@ -594,20 +617,37 @@ class ProbeExecutor:
         return False
 
     def cleanup(self) -> list[str]:
-        """Delete everything this run created, newest first. Returns problems (never raises)."""
+        """Delete everything this run created and did not delete yet, newest first, the clusters side by side.
+
+        Returns problems (never raises).
+        """
         self.closed = True
         with self._lock:
             created = list(reversed(self._created))
             self._created.clear()
-        problems = []
-        for cluster, path, name, kind in created:
-            if path == "/api/v1/namespaces" and name == self.namespace and self._in_use_by_other_runs(cluster):
-                continue  # deleting it would take another run's probe pods with it; the last run out deletes it
-            try:
-                self.delete(cluster, path, name)
-            except ResourceUnavailable as exc:
-                problems.append(f"{cluster}: {kind} {name} not deleted: {exc.message}")
-        return problems
+        clusters = list(dict.fromkeys(c for c, _, _, _ in created))
+
+        def clean(cluster: str) -> list[str]:
+            problems = []
+            for c, path, name, kind in created:
+                if c != cluster:
+                    continue
+                if path == "/api/v1/namespaces" and name == self.namespace and self._in_use_by_other_runs(cluster):
+                    continue  # deleting it would take another run's probe pods with it; the last run out deletes it
+                try:
+                    self.delete(cluster, path, name)
+                except ResourceUnavailable as exc:
+                    problems.append(f"{cluster}: {kind} {name} not deleted: {exc.message}")
+                except Exception as exc:  # noqa: BLE001 - cleanup never raises; the note says what is left
+                    problems.append(f"{cluster}: {kind} {name} not deleted: {exc.__class__.__name__}: {exc}")
+            return problems
+
+        if len(clusters) <= 1:
+            return [p for c in clusters for p in clean(c)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(clusters), thread_name_prefix="mcdiag-cleanup") as pool:
+            return [p for problems in pool.map(clean, clusters) for p in problems]
 
 
 def _termination_message(pod: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
-"""mcdiag's test bed: a two-cluster network lab in Linux network namespaces, and the Kubernetes API emulator.
+"""mcdiag's test bed: a network lab of N clusters in Linux network namespaces, and the Kubernetes API emulator.
 
-``Lab(dir, provider).up()`` builds the namespaces described in
+``Lab(dir, provider, clusters=N).up()`` (N clusters, 2 by default, each peered with every other) builds the namespaces described in
 :mod:`mcdiag.lab.topology` (no route leaves them: no veth to the root namespace,
 no default route), starts wireguard-go, dnsmasq and an HTTP server on the
 gateways, and one lab API server per cluster on 127.0.0.1
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = ("Lab", "LabError", "FAULTS", "PROVIDERS", "build_topology")
+_LAZY = ("Lab", "LabError", "FAULTS", "PROVIDERS", "MAX_CLUSTERS", "build_topology")
 __all__ = list(_LAZY)
 
 

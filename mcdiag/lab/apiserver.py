@@ -1,11 +1,12 @@
 r"""One lab cluster's API server: the API emulator serving the lab's objects, plus a kubelet.
 
-    python -m mcdiag.lab.apiserver --dir DIR --cluster NAME [--provider P]
+    python -m mcdiag.lab.apiserver --dir DIR --cluster NAME [--provider P] [--clusters N]
 
-Builds ``ApiEmulator(objects=lab_objects(...))`` (provider and WireGuard public
-keys from ``DIR/state.json`` unless given), attaches a
+Builds ``ApiEmulator(objects=lab_objects(...))`` (provider, number of clusters and
+WireGuard public keys from ``DIR/state.json`` unless given), attaches a
 :class:`~mcdiag.lab.kubelet.Kubelet` whose nodes are the cluster's lab nodes
-(:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``)
+(:class:`~mcdiag.lab.pods.LabNodeRuntime`; pod records in ``DIR/pods/NAME``; probe pods
+forked by its fork server, :mod:`mcdiag.lab.zygote`, unless ``--no-fork-server``)
 and the :class:`~mcdiag.lab.controllers.LabControllers` (Deployments, Service
 IPs, kube-proxy, service DNS),
 writes ``DIR/NAME.kubeconfig`` and then ``DIR/run/NAME.apiserver.ready`` (the
@@ -29,7 +30,8 @@ from .emulator import ApiEmulator
 from .kubelet import Kubelet
 from .objects import extra_groups, k8s_version, lab_objects
 from .pods import LabNodeRuntime
-from .topology import PROVIDERS, build_topology
+from .topology import DEFAULT_CLUSTERS, PROVIDERS, build_topology
+from .zygote import ForkServer
 
 
 def paths(labdir: Path, cluster: str) -> dict[str, Path]:
@@ -39,6 +41,7 @@ def paths(labdir: Path, cluster: str) -> dict[str, Path]:
         "ready": labdir / "run" / f"{cluster}.apiserver.ready",
         "pods": labdir / "pods" / cluster,
         "log": labdir / "logs" / f"{cluster}.apiserver.log",
+        "zygote": labdir / "run" / f"{cluster}.zygote.sock",
     }
 
 
@@ -48,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", required=True, type=Path, help="lab state directory")
     p.add_argument("--cluster", required=True, help="lab cluster name")
     p.add_argument("--provider", choices=PROVIDERS, default=None, help="default: the lab state's")
+    p.add_argument("--clusters", type=int, default=None, help="how many clusters the lab has (default: the lab state's)")
+    p.add_argument("--no-fork-server", action="store_true",
+                   help="start every probe pod as a process of its own (no fork server, see mcdiag.lab.zygote)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -62,14 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError):
         state = {}
     provider = args.provider or state.get("provider") or "submariner"
-    topo = build_topology(provider)
+    topo = build_topology(provider, args.clusters or state.get("clusters") or DEFAULT_CLUSTERS)
     c = topo.cluster(args.cluster)
     keys = {k: v["public_key"] for k, v in state.get("wireguard", {}).items()}
     f = paths(labdir, c.name)
     emu = ApiEmulator(objects=lab_objects(topo, c.name, wg_public_keys=keys), name=c.name, version=k8s_version(provider),
                       extra_groups=extra_groups(provider), host="127.0.0.1", port=0)
     runtimes = {n.name: LabNodeRuntime(c, n, f["pods"]) for n in c.nodes}
-    kubelet = Kubelet(emu, runtimes, state_dir=f["pods"])  # after the objects: their pods are not run
+    forks = None
+    if not args.no_fork_server:
+        try:
+            forks = ForkServer(f["zygote"], log=f["log"].with_name(f"{c.name}.zygote.log"))
+        except OSError as exc:
+            logging.getLogger(__name__).warning("%s: probe pods start as processes of their own", exc)
+    kubelet = Kubelet(emu, runtimes, state_dir=f["pods"], spawner=forks)  # after the objects: their pods are not run
     controllers = LabControllers(emu, c, labdir / "run").start()  # likewise: the lab's own objects stay as they are
 
     stop = threading.Event()
@@ -89,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         emu.stop()
         controllers.stop()
         kubelet.stop()
+        if forks is not None:
+            forks.stop()
         for rt in runtimes.values():
             rt.release_all()
     return 0

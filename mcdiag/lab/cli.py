@@ -12,7 +12,7 @@ import json
 import sys
 
 from .netns import missing_binaries
-from .network import FAULTS, PROVIDERS, Lab, LabError
+from .network import FAULTS, MAX_CLUSTERS, PROVIDERS, Lab, LabError
 from .topology import build_topology
 
 
@@ -22,7 +22,8 @@ def _err(msg: str, code: int) -> int:
 
 
 def _lab(args: argparse.Namespace) -> Lab:
-    return Lab(args.dir, getattr(args, "provider", None), log=lambda m: print(m, file=sys.stderr))
+    return Lab(args.dir, getattr(args, "provider", None), log=lambda m: print(m, file=sys.stderr),
+               clusters=getattr(args, "clusters", None))
 
 
 def _usage_problems(needs_binaries: bool = True) -> str | None:
@@ -43,7 +44,7 @@ def _usage_problems(needs_binaries: bool = True) -> str | None:
 
 def _print_layout(lab: Lab) -> None:
     t = lab.topology
-    print(f"provider {t.provider}; WAN router {t.wan_ns}")
+    print(f"provider {t.provider}, {len(t.clusters)} clusters, each peered with every other; WAN router {t.wan_ns}")
     for c in t.clusters:
         extra = f" network {c.network} ({c.network_subnet})" if c.network else ""
         print(f"cluster {c.name}: pods {c.pod_cidr} services {c.service_cidr} LAN {c.lan_cidr} ({c.lan_ns}){extra}")
@@ -58,7 +59,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     problem = _usage_problems()
     if problem:
         return _err(problem, 2)
-    lab = _lab(args)
+    try:
+        lab = _lab(args)
+    except LabError as e:
+        return _err(str(e), 2)
     try:
         st = lab.up()
     except LabError as e:
@@ -66,12 +70,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     _print_layout(lab)
     for w in st.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
-    a, b = lab.cluster_names
+    names = lab.cluster_names
     print(f"\nlab {'already running' if st.get('already_running') else 'up'} in {lab.dir}")
     print("next:")
-    if st.get("kubeconfigs"):
-        print(f"  mcdiag all --kubeconfig {lab.kubeconfig(a)} --remote-kubeconfig {lab.kubeconfig(b)}")
-    print(f"  mcdiag lab break {{{','.join(FAULTS)}}} --cluster {{{a},{b}}} --dir {args.dir}")
+    if st.get("kubeconfigs") and len(names) == 2:
+        print(f"  mcdiag all --kubeconfig {lab.kubeconfig(names[0])} --remote-kubeconfig {lab.kubeconfig(names[1])}")
+    elif st.get("kubeconfigs"):
+        print("  mcdiag all " + " ".join(f"--cluster {n}={lab.kubeconfig(n)}" for n in names))
+    print(f"  mcdiag lab break {{{','.join(FAULTS)}}} --cluster {{{','.join(names)}}} --dir {args.dir}")
     print(f"  mcdiag lab status --dir {args.dir}    mcdiag lab heal --dir {args.dir}    "
           f"mcdiag lab down --dir {args.dir}")
     return 0
@@ -86,7 +92,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if st["phase"] == "down" and not st["leftovers"]:
         print(f"no lab in {lab.dir}")
         return 0
-    print(f"lab in {lab.dir}: provider {st['provider']}, phase {st['phase']}, "
+    print(f"lab in {lab.dir}: provider {st['provider']}, {st['clusters']} clusters, phase {st['phase']}, "
           f"{'running' if st['running'] else 'NOT fully running'}")
     print("namespaces: " + ", ".join(f"{n}{'' if ok else ' (missing)'}" for n, ok in st["namespaces"].items()))
     if st["leftovers"]:
@@ -156,11 +162,21 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 2 <= n <= MAX_CLUSTERS:
+        raise argparse.ArgumentTypeError(f"the lab has 2 to {MAX_CLUSTERS} clusters, not {n}")
+    return n
+
+
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``lab`` and its sub-commands to ``subparsers``; each sets ``func``."""
-    p = subparsers.add_parser("lab", help="a two-cluster lab in network namespaces (root)",
-                              description="Build, break, heal and remove a two-cluster network lab in Linux "
-                                          "network namespaces (needs root; nothing leaves the namespaces).")
+    p = subparsers.add_parser("lab", help="a multi-cluster lab in network namespaces (root)",
+                              description="Build, break, heal and remove a network lab of N clusters (2 by default) "
+                                          "in Linux network namespaces (needs root; nothing leaves the namespaces).")
     sub = p.add_subparsers(dest="lab_command", metavar="{up,status,break,heal,down}")
     sub.required = True
 
@@ -171,6 +187,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     common(up)
     up.add_argument("--provider", choices=PROVIDERS, default=None,
                     help="what joins the clusters (default: submariner, or the running lab's)")
+    up.add_argument("--clusters", type=_cluster_count, default=None, metavar="N",
+                    help=f"how many clusters, each peered with every other (2 to {MAX_CLUSTERS}; default 2, "
+                         "or the running lab's)")
     up.set_defaults(func=cmd_up)
 
     st = sub.add_parser("status", help="namespaces, processes, tunnel handshakes, faults")
@@ -182,7 +201,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     br = sub.add_parser("break", help="inject a fault", description="Faults: " + "; ".join(
         f"{f.name}: {f.summary}" for f in FAULTS.values()))
     br.add_argument("fault", choices=list(FAULTS))
-    br.add_argument("--cluster", default=None, help=f"affected cluster ({' or '.join(names)}; default {names[0]})")
+    br.add_argument("--cluster", default=None,
+                    help=f"affected cluster ({', '.join(names)}, ... cluster{MAX_CLUSTERS - 1} in a larger lab; "
+                         f"default {names[0]})")
     common(br)
     br.set_defaults(func=cmd_break)
 

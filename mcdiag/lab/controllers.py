@@ -97,6 +97,8 @@ class LabControllers:
         self._stop = threading.Event()
         self._rules: str | None = None
         self._hosts: dict[str, str] = {}
+        #: (namespace, selector) of the Services the last sync saw: a pod they select wakes the loop.
+        self._selectors: list[tuple[str, dict[str, str]]] = []
         self.errors: list[str] = []
         for hook in (emulator.on_create, emulator.on_update, emulator.on_delete):
             hook(self._event)
@@ -114,8 +116,22 @@ class LabControllers:
             self._thread.join(timeout=10)
 
     def _event(self, obj: dict[str, Any]) -> None:
-        if obj.get("kind") in ("Deployment", "Pod", "Service", "ServiceExport", "Namespace"):
+        kind = obj.get("kind")
+        if kind in ("Deployment", "Service", "ServiceExport", "Namespace"):
             self._wake.set()
+        elif kind == "Pod" and self._concerns(obj):
+            self._wake.set()
+
+    def _concerns(self, pod: dict[str, Any]) -> bool:
+        """Whether a pod matters to the loops: owned (a Deployment's, or garbage), or selected by a Service.
+
+        Probe pods (most of the pods a run makes) are neither, and their events no longer cost a sync.
+        """
+        meta = pod.get("metadata") or {}
+        if meta.get("ownerReferences"):
+            return True
+        labels = meta.get("labels") or {}
+        return any(ns == meta.get("namespace") and _selects(sel, labels) for ns, sel in list(self._selectors))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -137,6 +153,8 @@ class LabControllers:
     def sync(self) -> None:
         self._deployments()
         services = self._services()
+        self._selectors = [((s.get("metadata") or {}).get("namespace") or "", dict((s.get("spec") or {}).get("selector") or {}))
+                           for s in services]
         pods = [p for p in self._dynamic("Pod") if _ready(p)]
         self._kube_proxy(services, pods)
         exports = self._exports(services)

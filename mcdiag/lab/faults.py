@@ -1,6 +1,8 @@
 """Faults the lab can inject, each reversible, each recorded in the lab state.
 
-``--cluster NAME`` picks the *affected* cluster (default: the first, ``cluster``).
+``--cluster NAME`` picks the *affected* cluster (default: the first, ``cluster``). In a lab of
+more than two clusters, "the peer" below is every other cluster: a fault of C's gateway, LAN,
+WAN link or DNS acts on C's traffic with all of them.
 Firewall faults are nftables tables of their own (``mcdiag_<fault>``) in the
 namespace named below; healing deletes the table, so nothing else is touched.
 

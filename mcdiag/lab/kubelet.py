@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 1 << 20  # bytes of log kept per pod
+PUMP_FIRST = 0.02  # seconds: the pump's first look for more log, doubling while nothing comes
+PUMP_MAX = 0.5
 TERMINATION_LIMIT = 4096  # bytes, as the real kubelet's terminationMessage
 
 
@@ -85,6 +88,26 @@ def default_argv(command: list[str]) -> list[str]:
     return list(command)
 
 
+def _ended_within(proc: Any, timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``proc`` to end (a pidfd or the fork server's word, not a busy loop)."""
+    if isinstance(proc, subprocess.Popen):
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except OSError:
+            time.sleep(timeout)
+            return proc.poll() is not None
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return proc.poll() is not None
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def image_runs(image: str) -> bool:
     """Only mcdiag's probe image (from any registry or mirror) can be 'pulled' here."""
     return "mcdiag-probe" in image.rsplit("/", 1)[-1]
@@ -117,12 +140,16 @@ class Kubelet:
         argv: Callable[[list[str]], list[str]] = default_argv,
         state_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        spawner: Any = None,
     ):
         self.emu = emulator
         self.nodes = nodes
         self.argv = argv
         self.state_dir = state_dir
         self.env = env
+        #: Starts ``mcdiag probe ...`` pods as forks of a process that imported the probes
+        #: (:class:`mcdiag.lab.zygote.ForkServer`); ``None``: every pod is a process of its own.
+        self.spawner = spawner
         self.pods: dict[str, _Pod] = {}
         self.lock = threading.Lock()
         emulator.on_create(self._created)
@@ -214,7 +241,8 @@ class Kubelet:
         if pod.deleted.is_set():
             self._release(pod)
             return
-        argv = self.argv(list(container.get("command") or []) + list(container.get("args") or []))
+        command = list(container.get("command") or []) + list(container.get("args") or [])
+        argv = self.argv(command)
         if netns:
             argv = ["ip", "netns", "exec", netns, *argv]
         env = dict(os.environ if self.env is None else self.env)
@@ -225,10 +253,13 @@ class Kubelet:
             # Output goes to a file, as a container runtime's does, not to a pipe: a pod must
             # outlive a crashed kubelet/API server instead of dying of SIGPIPE on its next write.
             pod.log_path = self._log_path(pod)
-            with open(pod.log_path, "wb") as out:
-                pod.proc = subprocess.Popen(
-                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
-                )
+            pod.proc = self._spawn_probe(command, netns, env, pod.log_path)
+            if pod.proc is None:
+                with open(pod.log_path, "wb") as out:
+                    pod.proc = subprocess.Popen(
+                        argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                        env=env
+                    )
         except OSError as exc:
             self._status(pod, {"phase": "Failed", "reason": "StartError", "message": str(exc)})
             self._release(pod)
@@ -294,14 +325,29 @@ class Kubelet:
             status["reason"] = reason
         self._status(pod, status)
 
+    def _spawn_probe(self, command: list[str], netns: str | None, env: dict[str, str], log_path: Path) -> Any:
+        """A ``mcdiag probe ...`` pod through the fork server, or ``None`` (no server, another command, it failed)."""
+        if self.spawner is None or command[:2] != ["mcdiag", "probe"]:
+            return None
+        try:
+            return self.spawner.spawn(command[2:], netns, env, log_path)
+        except OSError as exc:
+            log.warning("fork server did not start a probe (%s); starting it as a process of its own", exc)
+            return None
+
     def _log_path(self, pod: _Pod) -> Path:
         base = self.state_dir or Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         return base / f"log-{pod.namespace}-{pod.name}-{os.getpid()}-{id(pod):x}.log"
 
     def _pump(self, pod: _Pod) -> None:
-        """Follow the process's log file into the pod's log as it grows (a watcher sees 'listening' lines)."""
+        """Follow the process's log file into the pod's log as it grows (a watcher sees 'listening' lines).
+
+        Looks again after 20 ms, then less often the longer nothing new comes (up to every
+        0.5 s: a long-running server costs little), and at once when the process ends.
+        """
         assert pod.proc and pod.log_path
+        pause = PUMP_FIRST
         with open(pod.log_path, "rb") as log_file:
             while True:
                 chunk = log_file.read(65536)
@@ -310,14 +356,15 @@ class Kubelet:
                     del pod.output[:-LOG_LIMIT]
                     if not pod.deleted.is_set():
                         self.emu.set_pod_log(pod.namespace, pod.name, bytes(pod.output).decode("utf-8", "replace"))
+                    pause = PUMP_FIRST
                     continue
-                if pod.proc.poll() is not None:
+                if pod.proc.poll() is not None or _ended_within(pod.proc, pause):
                     rest = log_file.read()
                     if rest:
                         pod.output.extend(rest)
                         del pod.output[:-LOG_LIMIT]
                     return
-                time.sleep(0.05)
+                pause = min(PUMP_MAX, pause * 2)
 
     def _kill(self, pod: _Pod) -> None:
         proc = pod.proc

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .topology import NGINX_BACKEND_PORT, Cluster, Node, Topology
@@ -60,6 +61,15 @@ def run(argv: list[str], *, check: bool = True, timeout: float = 30, input: str 
 
 def ip(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run(["ip", "-n", ns, *args], check=check)
+
+
+def batch(ns: str, commands: list[str], *, force: bool = False) -> subprocess.CompletedProcess:
+    """Several ``ip`` commands in namespace ``ns`` from one process (``ip -n NS -batch -``).
+
+    With ``force`` the commands that fail (a link already gone) do not stop the others nor raise.
+    """
+    argv = ["ip", "-n", ns, *(["-force"] if force else []), "-batch", "-"]
+    return run(argv, check=not force, input="".join(c + "\n" for c in commands))
 
 
 def nsexec(ns: str, argv: list[str], *, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
@@ -210,9 +220,10 @@ def _ancestors() -> set[int]:
 def lab_pids(labdir: Path) -> list[int]:
     """Find processes the lab started for ``labdir``, found by command line (for pids never recorded).
 
-    Matches dnsmasq with its pid file, the HTTP server with its document root and
-    the lab API server (``mcdiag.lab.apiserver --dir``), all under ``labdir``;
-    never this process or its ancestors.
+    Matches dnsmasq with its pid file, the Lighthouse stand-in with its pid file, the
+    HTTP server with its document root, the lab API server (``mcdiag.lab.apiserver
+    --dir``) and its kubelet's fork server (``mcdiag.lab.zygote --socket``), all under
+    ``labdir``; never this process or its ancestors.
     """
     base = str(labdir).rstrip("/") + "/"
     skip = _ancestors()
@@ -226,6 +237,10 @@ def lab_pids(labdir: Path) -> list[int]:
         prog = os.path.basename(args[0])
         joined = " ".join(args)
         if prog == "dnsmasq" and f"--pid-file={base}" in joined:
+            out.append(int(d.name))
+        elif prog.startswith("python") and "mcdiag.lab.lighthouse" in args and _arg(args, "--pid-file").startswith(base):
+            out.append(int(d.name))
+        elif prog.startswith("python") and "mcdiag.lab.zygote" in args and _arg(args, "--socket").startswith(base):
             out.append(int(d.name))
         elif prog.startswith("python") and (
                 ("http.server" in args and f"--directory {base}" in joined)
@@ -369,12 +384,13 @@ def build_gateway_services(c: Cluster) -> None:
 """)
 
 
-def remote_routes(c: Cluster, peer: Cluster) -> None:
-    """Workers send the peer's CIDRs into the VXLAN towards the gateway, sourced from their pod IP."""
+def remote_routes(c: Cluster, peers: Sequence[Cluster]) -> None:
+    """Workers send every peer's CIDRs into the VXLAN towards the gateway, sourced from their pod IP."""
     gw = c.gateway
     for w in c.workers:
-        for cidr in (peer.pod_cidr, peer.service_cidr):
-            route(w.netns, cidr, "via", gw.vxlan_ip, "dev", c.vxlan_iface, "src", w.pod_ip)
+        for peer in peers:
+            for cidr in (peer.pod_cidr, peer.service_cidr):
+                route(w.netns, cidr, "via", gw.vxlan_ip, "dev", c.vxlan_iface, "src", w.pod_ip)
 
 
 # ------------------------------------------------------------------ DNS config
@@ -473,20 +489,25 @@ def start_wireguard(c: Cluster, logdir: Path) -> int:
     return pid
 
 
-def configure_wireguard(c: Cluster, peer: Cluster, key: Path, peer_pub: str, keepalive: int) -> None:
-    gw, pgw = c.gateway, peer.gateway
+def configure_wireguard(c: Cluster, peers: Sequence[Cluster], key: Path, public_keys: dict[str, str],
+                        keepalive: int) -> None:
+    """The gateway's WireGuard interface: one peer per other cluster (its CIDRs as allowed-ips), routes to each."""
+    gw = c.gateway
     ns = gw.netns
     if c.wg_ip:
         addr(ns, f"{c.wg_ip}/{c.network_subnet.split('/')[1]}", c.wg_iface)
     up(ns, c.wg_iface)
-    allowed = [peer.pod_cidr, peer.service_cidr] + ([f"{peer.wg_ip}/32"] if peer.wg_ip else [])
-    nsexec(ns, ["wg", "set", c.wg_iface, "listen-port", str(c.tunnel_port), "private-key", str(key),
-                "peer", peer_pub, "endpoint", f"{pgw.public_ip}:{peer.tunnel_port}",
-                "allowed-ips", ",".join(allowed), "persistent-keepalive", str(keepalive)])
-    for cidr in (peer.pod_cidr, peer.service_cidr):
-        route(ns, cidr, "dev", c.wg_iface, "src", gw.pod_ip)
-    if peer.wg_ip:
-        route(ns, f"{peer.wg_ip}/32", "dev", c.wg_iface)
+    argv = ["wg", "set", c.wg_iface, "listen-port", str(c.tunnel_port), "private-key", str(key)]
+    for peer in peers:
+        allowed = [peer.pod_cidr, peer.service_cidr] + ([f"{peer.wg_ip}/32"] if peer.wg_ip else [])
+        argv += ["peer", public_keys[peer.name], "endpoint", f"{peer.gateway.public_ip}:{peer.tunnel_port}",
+                 "allowed-ips", ",".join(allowed), "persistent-keepalive", str(keepalive)]
+    nsexec(ns, argv)
+    for peer in peers:
+        for cidr in (peer.pod_cidr, peer.service_cidr):
+            route(ns, cidr, "dev", c.wg_iface, "src", gw.pod_ip)
+        if peer.wg_ip:
+            route(ns, f"{peer.wg_ip}/32", "dev", c.wg_iface)
 
 
 def wg_handshakes(c: Cluster) -> dict[str, int]:
@@ -523,14 +544,15 @@ def hosts_file(rundir: Path, cluster: str, role: str) -> Path:
     return rundir / f"{cluster}.{role}.hosts"
 
 
-def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Path, forward: bool = True) -> list[str]:
-    """Command line of the cluster's ``coredns``, ``lighthouse`` or ``exports`` dnsmasq (no config file, no resolv.conf).
+def dnsmasq_argv(c: Cluster, peers: Sequence[Cluster], role: str, rundir: Path, logdir: Path,
+                 forward: bool = True) -> list[str]:
+    """Command line of the cluster's ``coredns`` or ``exports`` dnsmasq (no config file, no resolv.conf).
 
-    ``coredns`` (the kube-dns ClusterIP) answers ``cluster.local`` and, with ``forward``, passes the peer's
-    zone on: ``clusterset.local`` to the cluster's own Lighthouse DNS (Submariner), the peer's network to the
-    peer's ``exports`` DNS (Netmaker); without ``forward`` it answers NXDOMAIN for that zone, as a Corefile
-    without the block does. ``lighthouse`` (Submariner: the submariner-lighthouse-coredns ClusterIP) owns
-    ``clusterset.local`` for its cluster; the lab's stand-in asks the peer's ``exports`` DNS across the tunnel.
+    ``coredns`` (the kube-dns ClusterIP) answers ``cluster.local`` and, with ``forward``, passes the peers'
+    zones on: ``clusterset.local`` to the cluster's own Lighthouse DNS (Submariner), each peer's network to
+    that peer's ``exports`` DNS (Netmaker); without ``forward`` it answers NXDOMAIN for those zones, as a
+    Corefile without the blocks does. The ``lighthouse`` (Submariner) is not a dnsmasq: see
+    :func:`lighthouse_argv`.
     """
     argv = ["dnsmasq", "-k", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--bind-interfaces",
             "--user=root", "--group=root", "--cache-size=0", "--local-ttl=5", "--log-queries",
@@ -539,18 +561,12 @@ def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pat
         listen = [c.dns_ip, c.coredns_pod_ip]
         records = dns_records(c)
         argv.append("--local=/cluster.local/")
-        zone = peer.dns_zone
-        upstream = c.lighthouse_ip if c.provider == "submariner" else peer.exports_dns_ip
-        if forward:
-            argv.append(f"--server=/{zone}/{upstream}")
+        if c.provider == "submariner":
+            zones = {"clusterset.local": c.lighthouse_ip}
         else:
-            argv.append(f"--local=/{zone}/")
-    elif role == "lighthouse":
-        if c.provider != "submariner":
-            raise ValueError(f"{c.name} has no Lighthouse DNS ({c.provider})")
-        listen = [c.lighthouse_ip, c.lighthouse_pod_ip]
-        records = []
-        argv.append(f"--server=/{peer.dns_zone}/{peer.exports_dns_ip}")
+            zones = {peer.dns_zone: peer.exports_dns_ip for peer in peers}
+        for zone, upstream in zones.items():
+            argv.append(f"--server=/{zone}/{upstream}" if forward else f"--local=/{zone}/")
     elif role == "exports":
         listen = [c.exports_dns_ip]
         records = export_records(c)
@@ -563,26 +579,54 @@ def dnsmasq_argv(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Pat
     return argv
 
 
+def lighthouse_argv(c: Cluster, peers: Sequence[Cluster], rundir: Path, logdir: Path) -> list[str]:
+    """Command line of the cluster's Lighthouse DNS stand-in (Submariner: the submariner-lighthouse-coredns
+    ClusterIP and pod IP), which owns ``clusterset.local`` for its cluster and asks every peer's ``exports``
+    DNS across the tunnel (:mod:`mcdiag.lab.lighthouse`).
+    """
+    if c.provider != "submariner":
+        raise ValueError(f"{c.name} has no Lighthouse DNS ({c.provider})")
+    argv = [sys.executable, "-m", "mcdiag.lab.lighthouse", "--zone", "clusterset.local",
+            "--pid-file", str(rundir / f"{c.name}.lighthouse.pid"), "--log", str(logdir / f"{c.name}.lighthouse.log")]
+    for ip_ in (c.lighthouse_ip, c.lighthouse_pod_ip):
+        argv += ["--listen", ip_]
+    for peer in peers:
+        argv += ["--peer", peer.exports_dns_ip]
+    return [*argv, "--local", c.exports_dns_ip]
+
+
 def dns_roles(c: Cluster) -> tuple[str, ...]:
-    """The cluster's dnsmasq processes, in start order (who is asked must already run)."""
+    """The cluster's DNS processes, in start order (who is asked must already run)."""
     return ("exports", "lighthouse", "coredns") if c.provider == "submariner" else ("exports", "coredns")
 
 
-def start_dnsmasq(c: Cluster, peer: Cluster, role: str, rundir: Path, logdir: Path, forward: bool = True) -> int:
+def dns_program(role: str) -> str:
+    """What a DNS role's command line contains (to recognise its process): dnsmasq, or the Lighthouse stand-in."""
+    return "mcdiag.lab.lighthouse" if role == "lighthouse" else "dnsmasq"
+
+
+def start_dnsmasq(c: Cluster, peers: Sequence[Cluster], role: str, rundir: Path, logdir: Path,
+                  forward: bool = True) -> int:
+    """Start the cluster's DNS process ``role`` (a dnsmasq; the Lighthouse stand-in for ``lighthouse``)."""
     rundir.mkdir(parents=True, exist_ok=True)
     pidfile = rundir / f"{c.name}.{role}.pid"
     try:
         pidfile.unlink()
     except OSError:
         pass
-    hosts = hosts_file(rundir, c.name, role)
-    if not hosts.exists():
-        hosts.write_text("")
-    argv = dnsmasq_argv(c, peer, role, rundir, logdir, forward)
-    pid = spawn(c.gateway.netns, argv, logdir / f"{c.name}.{role}.out")
-    wait_for(lambda: pidfile.exists() or not pid_alive(pid), 10, f"dnsmasq {role} of {c.name}")
+    if role == "lighthouse":
+        argv = lighthouse_argv(c, peers, rundir, logdir)
+        env = {"PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
+                                                         os.environ.get("PYTHONPATH")) if p)}
+    else:
+        hosts = hosts_file(rundir, c.name, role)
+        if not hosts.exists():
+            hosts.write_text("")
+        argv, env = dnsmasq_argv(c, peers, role, rundir, logdir, forward), None
+    pid = spawn(c.gateway.netns, argv, logdir / f"{c.name}.{role}.out", env=env)
+    wait_for(lambda: pidfile.exists() or not pid_alive(pid), 10, f"DNS {role} of {c.name}")
     if not pid_alive(pid):
-        raise LabError(f"dnsmasq {role} of {c.name} exited; see {logdir / f'{c.name}.{role}.out'}")
+        raise LabError(f"DNS {role} of {c.name} exited; see {logdir / f'{c.name}.{role}.out'}")
     return pid
 
 

@@ -15,9 +15,19 @@ from . import faults as _faults
 from . import netns
 from . import pods as _pods
 from .netns import LabError
-from .topology import PROVIDERS, Cluster, Node, Topology, build_topology, pod_netns_re, scheme_namespaces
+from .topology import (
+    DEFAULT_CLUSTERS,
+    MAX_CLUSTERS,
+    PROVIDERS,
+    Cluster,
+    Node,
+    Topology,
+    build_topology,
+    pod_netns_re,
+    scheme_namespaces,
+)
 
-__all__ = ["Lab", "LabError", "FAULTS", "PROVIDERS", "build_topology"]
+__all__ = ["Lab", "LabError", "FAULTS", "PROVIDERS", "MAX_CLUSTERS", "build_topology"]
 
 FAULTS = _faults.FAULTS
 DEFAULT_DIR = "reports/lab"
@@ -44,14 +54,19 @@ class Lab:
     """One lab, identified by its state directory."""
 
     def __init__(self, dir: str | os.PathLike = DEFAULT_DIR, provider: str | None = None,
-                 log=None) -> None:
+                 log=None, clusters: int | None = None) -> None:
         self.dir = Path(dir).resolve()
         self._log = log or (lambda msg: None)
         st = self._load()
         self.provider = provider or st.get("provider") or "submariner"
         if self.provider not in PROVIDERS:
             raise LabError(f"unknown provider {self.provider!r} (choose {' or '.join(PROVIDERS)})")
-        self.topology: Topology = build_topology(self.provider)
+        #: How many clusters: as asked, else the running lab's, else 2.
+        self.clusters = clusters or st.get("clusters") or DEFAULT_CLUSTERS
+        try:
+            self.topology: Topology = build_topology(self.provider, self.clusters)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
         self.state: dict = st
 
     # ------------------------------------------------------------- paths
@@ -80,7 +95,12 @@ class Lab:
         return self.topology.cluster(name)
 
     def peer(self, name: str) -> Cluster:
+        """The other cluster of a two-cluster lab."""
         return self.topology.peer(name)
+
+    def peers(self, name: str) -> tuple[Cluster, ...]:
+        """Every other cluster."""
+        return self.topology.peers(name)
 
     def node(self, cluster: str, role: str = "worker") -> Node:
         """Return a node of ``cluster`` by role (``gateway``/``worker``) or name."""
@@ -176,9 +196,10 @@ class Lab:
         self.preflight()
         with self._locked():
             if self.running():
-                if self.state.get("provider") != self.provider:
-                    raise LabError(f"a {self.state.get('provider')} lab is already running in {self.dir}; "
-                                   f"run `mcdiag lab down --dir {self.dir}` first")
+                running = self.state.get("clusters") or DEFAULT_CLUSTERS
+                if self.state.get("provider") != self.provider or running != self.clusters:
+                    raise LabError(f"a {self.state.get('provider')} lab of {running} clusters is already running in "
+                                   f"{self.dir}; run `mcdiag lab down --dir {self.dir}` first")
                 self._log(f"lab already running in {self.dir} (provider {self.provider})")
                 st = self.status()
                 st["already_running"] = True
@@ -193,7 +214,8 @@ class Lab:
                     f"they belong to the lab in {owner}; run `mcdiag lab down --dir {owner}`" if owner else
                     "probably a lab of another --dir; run `mcdiag lab down --dir THAT_DIR` (any --dir removes "
                     "them when their lab's state is gone)"))
-            self.state = {"version": STATE_VERSION, "provider": self.provider, "dir": str(self.dir),
+            self.state = {"version": STATE_VERSION, "provider": self.provider, "clusters": self.clusters,
+                          "dir": str(self.dir),
                           "phase": "starting", "started": _now(), "namespaces": [], "processes": {},
                           "faults": [], "warnings": [], "topology": self.topology.to_dict()}
             self._save()
@@ -221,7 +243,7 @@ class Lab:
             for n in c.nodes:
                 netns.build_node(c, n)
             netns.build_gateway_services(c)
-            netns.remote_routes(c, topo.peer(c.name))
+            netns.remote_routes(c, topo.peers(c.name))
         for ns, c in self._dns_namespaces():
             netns.write_resolv_conf(ns, netns.resolv_conf_text(c))
         self._log(f"namespaces and links up ({time.monotonic() - t0:.1f}s)")
@@ -230,26 +252,29 @@ class Lab:
             keys[c.name] = netns.wg_genkey(self.dir / "keys", c.name)
             pid = netns.start_wireguard(c, self.logdir)
             self._record_process(f"{c.name}:wireguard-go", pid, c.gateway.netns, "wireguard-go")
+        public = {name: pub for name, (_key, pub) in keys.items()}
         for c in topo.clusters:
-            peer = topo.peer(c.name)
-            netns.configure_wireguard(c, peer, keys[c.name][0], keys[peer.name][1], topo.keepalive_s)
+            netns.configure_wireguard(c, topo.peers(c.name), keys[c.name][0], public, topo.keepalive_s)
         self.state["wireguard"] = {c.name: {"iface": c.wg_iface, "public_key": keys[c.name][1]} for c in topo.clusters}
         self._save()
         for c in topo.clusters:
-            peer = topo.peer(c.name)
             for role in netns.dns_roles(c):
-                pid = netns.start_dnsmasq(c, peer, role, self.rundir, self.logdir, forward=True)
-                self._record_process(f"{c.name}:{role}", pid, c.gateway.netns, "dnsmasq")
+                pid = netns.start_dnsmasq(c, topo.peers(c.name), role, self.rundir, self.logdir, forward=True)
+                self._record_process(f"{c.name}:{role}", pid, c.gateway.netns, netns.dns_program(role))
             self._start_http(c)
         self._log(f"wireguard-go, dnsmasq, http servers started ({time.monotonic() - t0:.1f}s)")
         self._start_apiservers()
         deadline = time.monotonic() + HANDSHAKE_WAIT_S
-        while time.monotonic() < deadline and not all(
-                any(netns.wg_handshakes(c).values()) for c in topo.clusters):
+        while time.monotonic() < deadline and not self._all_handshaken():
             time.sleep(0.2)
-        if not all(any(netns.wg_handshakes(c).values()) for c in topo.clusters):
-            self.state["warnings"].append(f"no WireGuard handshake within {HANDSHAKE_WAIT_S}s")
+        if not self._all_handshaken():
+            self.state["warnings"].append(f"not every WireGuard peer handshook within {HANDSHAKE_WAIT_S}s")
         self._log(f"lab up ({time.monotonic() - t0:.1f}s)")
+
+    def _all_handshaken(self) -> bool:
+        """Every gateway has handshaken with every peer (a peer is its public key in ``wg show``)."""
+        return all(len(hs) == len(self.topology.peers(c.name)) and all(hs.values())
+                   for c in self.topology.clusters for hs in [netns.wg_handshakes(c)])
 
     # ------------------------------------------------------- processes
     def _start_http(self, c: Cluster) -> None:
@@ -264,7 +289,7 @@ class Lab:
     def _restart_dns(self, c: Cluster, forward: bool) -> None:
         key = f"{c.name}:coredns"
         self._stop_process(key)
-        pid = netns.start_dnsmasq(c, self.topology.peer(c.name), "coredns", self.rundir, self.logdir, forward)
+        pid = netns.start_dnsmasq(c, self.topology.peers(c.name), "coredns", self.rundir, self.logdir, forward)
         self._record_process(key, pid, c.gateway.netns, "dnsmasq")
 
     def _dns_namespaces(self) -> list[tuple[str, Cluster]]:
@@ -284,7 +309,8 @@ class Lab:
             with contextlib.suppress(OSError):
                 f["ready"].unlink()
             pid = netns.spawn(None, [sys.executable, "-m", "mcdiag.lab.apiserver", "--dir", str(self.dir),
-                                     "--cluster", c.name, "--provider", self.provider], f["log"], env=env)
+                                     "--cluster", c.name, "--provider", self.provider,
+                                     "--clusters", str(self.clusters)], f["log"], env=env)
             self._record_process(f"{c.name}:apiserver", pid, None, "mcdiag.lab.apiserver")
             started.append((c, pid, f))
         for c, pid, f in started:
@@ -348,7 +374,7 @@ class Lab:
         for name in netns.netns_etc_dirs():
             if name in scheme or rx.match(name):
                 netns.remove_netns_etc(name)
-        for topo in {build_topology(p).provider: build_topology(p) for p in PROVIDERS}.values():
+        for topo in (build_topology(p, MAX_CLUSTERS) for p in PROVIDERS):
             for c in topo.clusters:
                 if not netns.wg_socket_live(c.wg_iface):
                     with contextlib.suppress(OSError):
@@ -359,7 +385,8 @@ class Lab:
         return {"killed": killed, "namespaces_removed": removed}
 
     def _remove_files(self) -> None:
-        for f in [self.state_file, *(self.dir / f"{c}.kubeconfig" for c in self.topology.cluster_names)]:
+        names = build_topology(self.provider, MAX_CLUSTERS).cluster_names  # whatever number of clusters it had
+        for f in [self.state_file, *(self.dir / f"{c}.kubeconfig" for c in names)]:
             with contextlib.suppress(OSError):
                 f.unlink()
         for sub in ("run", "keys", "objects", "www", "pods"):
@@ -418,6 +445,7 @@ class Lab:
         out: dict = {
             "dir": str(self.dir),
             "provider": st.get("provider", self.provider),
+            "clusters": st.get("clusters", self.clusters) if st else self.clusters,
             "phase": st.get("phase", "down"),
             "running": False,
             "namespaces": {n: n in present for n in st.get("namespaces", [])},

@@ -94,7 +94,7 @@ import os
 import uuid
 from pathlib import Path
 
-from .topology import Cluster, Node, Topology
+from .topology import MAX_CLUSTERS, Cluster, Node, Topology, cluster_plan
 
 K3S_VERSION = "v1.29.3+k3s1"
 CONTAINERD = "containerd://1.7.11-k3s2"
@@ -134,6 +134,19 @@ FAKE_NETMAKER_TOKENS = {
     "dc1-k3s": "eyJhcGljb25uc3RyaW5nIjoiYXBpLm5ldG1ha2VyLmV4YW1wbGU6NDQzIiwibmV0d29yayI6ImRjMS1rM3MiLCJrZXkiOiJtY2RpYWdmYWtlIn0",
     "cloud-k3s": "eyJhcGljb25uc3RyaW5nIjoiYXBpLm5ldG1ha2VyLmV4YW1wbGU6NDQzIiwibmV0d29yayI6ImNsb3VkLWszcyIsImtleSI6Im1jZGlhZ2Zha2UifQ",
 }
+
+
+def _fake_token(network: str) -> str:
+    """A fake netclient access token for ``network``, in the shape of the two above (unpadded base64 JSON)."""
+    raw = json.dumps({"apiconnstring": "api.netmaker.example:443", "network": network, "key": "mcdiagfake"},
+                     separators=(",", ":"))
+    return base64.b64encode(raw.encode()).decode().rstrip("=")
+
+
+# The networks of clusters 3 and up (``mcdiag lab up --clusters N``), generated in the same shape.
+for _i in range(2, MAX_CLUSTERS):
+    _net = cluster_plan(_i, "netmaker")["network"]
+    FAKE_NETMAKER_TOKENS[_net] = _fake_token(_net)
 FAKE_NETMAKER_MASTER_KEY = "mcdiag-lab-fake-netmaker-master-key-8f3a"
 FAKE_SECRETS = (FAKE_BROKER_TOKEN, FAKE_PSK, FAKE_BROKER_CA, *FAKE_NETMAKER_TOKENS.values(), FAKE_NETMAKER_MASTER_KEY)
 
@@ -526,9 +539,9 @@ def lighthouse_block(c: Cluster) -> str:
 
 
 def peer_block(topo: Topology, c: Cluster) -> str:
-    """The block the Netmaker guide adds: the peer's network zone to the DNS that knows it."""
-    peer = topo.peer(c.name)
-    return f"{peer.network}:53 {{\n    errors\n    cache 30\n    forward . {peer.exports_dns_ip}\n}}\n"
+    """The blocks the Netmaker guide adds: each peer's network zone to the DNS that knows it (one per peer)."""
+    return "".join(f"{peer.network}:53 {{\n    errors\n    cache 30\n    forward . {peer.exports_dns_ip}\n}}\n"
+                   for peer in topo.peers(c.name))
 
 
 def corefile(topo: Topology, c: Cluster, forward: bool = True) -> str:
@@ -635,13 +648,14 @@ def _calico(b: _Builder) -> None:
     server) and ``crd.projectcalico.org/v1`` (its storage): the default VXLAN pool of the cluster's
     pods, and the disabled pools Submariner's guide adds for the remote cluster's pod and service CIDRs.
     """
-    c, peer = b.c, b.topo.peer(b.c.name)
+    c = b.c
     for ns in ("tigera-operator", "calico-system", "calico-apiserver"):
         b.add(_namespace(c.name, ns))
     for api in ("projectcalico.org/v3", "crd.projectcalico.org/v1"):
         b.add(ippool("default-ipv4-ippool", c.pod_cidr, api=api, cluster=c.name))
-        b.add(ippool(f"svc{peer.name}", peer.service_cidr, disabled=True, api=api, cluster=c.name))
-        b.add(ippool(f"pod{peer.name}", peer.pod_cidr, disabled=True, api=api, cluster=c.name))
+        for peer in b.topo.peers(c.name):
+            b.add(ippool(f"svc{peer.name}", peer.service_cidr, disabled=True, api=api, cluster=c.name))
+            b.add(ippool(f"pod{peer.name}", peer.pod_cidr, disabled=True, api=api, cluster=c.name))
     node_labels = {"k8s-app": "calico-node"}
     b.daemonset("calico-node", "calico-system", node_labels,
                 _pod_template(node_labels, [_container("calico-node", f"docker.io/calico/node:{CALICO_VERSION}",
@@ -754,7 +768,7 @@ RTT = {"last": "1.068763ms", "min": "612.337µs", "average": "1.140862ms", "max"
 
 
 def _gateway_status(topo: Topology, c: Cluster, keys: dict) -> dict:
-    peer = topo.peer(c.name)
+    """The active Gateway's status: one ``connected`` connection per peer cluster (full mesh)."""
     return {
         "haStatus": "active", "version": f"v{SUBMARINER_VERSION}", "statusFailure": "",
         "localEndpoint": endpoint_spec(c, keys.get(c.name)),
@@ -763,13 +777,12 @@ def _gateway_status(topo: Topology, c: Cluster, keys: dict) -> dict:
             "statusMessage": f"Connected to {peer.gateway.public_ip}:{peer.tunnel_port} - latest handshake recent",
             "endpoint": endpoint_spec(peer, keys.get(peer.name)),
             "usingIP": peer.gateway.public_ip, "usingNAT": True, "latencyRTT": dict(RTT),
-        }],
+        } for peer in topo.peers(c.name)],
     }
 
 
 def _submariner(b: _Builder, keys: dict) -> None:
     c, topo = b.c, b.topo
-    peer = topo.peer(c.name)
     broker = topo.clusters[0]
     ns = OPERATOR_NS
     repo = SUBMARINER_REPO
@@ -890,14 +903,16 @@ def _submariner(b: _Builder, keys: dict) -> None:
                    spec=endpoint_spec(cl, keys.get(cl.name))))
     b.add(_obj("submariner.io/v1", "Gateway", _meta(c.name, "Gateway", c.gateway.name, ns), status=gwst))
     for n in c.nodes:
-        if n.is_gateway:
-            rem = {"status": "none", "statusMessage": "Connectivity is not performed on gateway nodes",
-                   "spec": endpoint_spec(peer, keys.get(peer.name))}
-        else:
-            rem = {"status": "connected", "statusMessage": "",
-                   "spec": endpoint_spec(peer, keys.get(peer.name)), "latencyRTT": dict(RTT)}
+        rems = []
+        for peer in topo.peers(c.name):
+            if n.is_gateway:
+                rems.append({"status": "none", "statusMessage": "Connectivity is not performed on gateway nodes",
+                             "spec": endpoint_spec(peer, keys.get(peer.name))})
+            else:
+                rems.append({"status": "connected", "statusMessage": "",
+                             "spec": endpoint_spec(peer, keys.get(peer.name)), "latencyRTT": dict(RTT)})
         b.add(_obj("submariner.io/v1", "RouteAgent", _meta(c.name, "RouteAgent", n.name, ns),
-                   status={"remoteEndpoints": [rem]}))
+                   status={"remoteEndpoints": rems}))
     b.add(_obj("multicluster.x-k8s.io/v1alpha1", "ServiceExport", _meta(c.name, "ServiceExport", "nginx", "nginx-test"),
                status={"conditions": [
                    _cond("Valid", reason="", message=""),
@@ -918,7 +933,7 @@ def _ip_in(n: Node, host: int) -> str:
 
 def _netmaker(b: _Builder) -> None:
     c, topo = b.c, b.topo
-    peer = topo.peer(c.name)
+    peers = topo.peers(c.name)
     nc_labels = {"app": "netclient"}
     # netmak8s's current netclient-daemonset.yaml (netclient v0.9.x): the network is inside the access token.
     b.daemonset("netclient", "default", nc_labels,
@@ -934,17 +949,10 @@ def _netmaker(b: _Builder) -> None:
     gw_labels = {"app": "netclient-gateway"}
     affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 1, "preference": {"matchExpressions": [{"key": "gateway", "operator": "In", "values": ["true"]}]}}]}}
-    b.deployment("netclient-gateway", "default", gw_labels,
-                 _pod_template(gw_labels, [_container(
-                     "netclient", "gravitl/netclient:v0.9.3",
-                     env=[{"name": "NETCLIENT_ROAMING", "value": "no"},
-                          {"name": "NETCLIENT_PORT", "value": str(c.tunnel_port)},
-                          {"name": "NETCLIENT_IS_STATIC", "value": "yes"},
-                          {"name": "NETCLIENT_NAME", "value": "k8s-gw"},
-                          {"name": "NETCLIENT_ENDPOINT", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
-                          {"name": "TOKEN", "value": FAKE_NETMAKER_TOKENS[peer.network]}],
-                     privileged=True)], host_network=True, affinity=affinity),
-                 [(c.gateway, None)])
+    # One gateway Deployment per peer network (netmak8s's netclient-gateway, deployed once per network it joins).
+    for peer in peers:
+        _netclient_gateway(b, peer, "netclient-gateway" if len(peers) == 1 else f"netclient-gateway-{peer.network}",
+                           gw_labels, affinity)
     sx_labels = {"app": "servicex"}
     b.deployment("servicex", "default", sx_labels,
                  _pod_template(sx_labels, [_container(
@@ -955,6 +963,22 @@ def _netmaker(b: _Builder) -> None:
                           {"name": "SERVER_API_URL", "value": "https://api.netmaker.example.com"}])],
                      sa="kubectl-sa"),
                  [(c.worker, _ip_in(c.worker, 90))])
+
+
+def _netclient_gateway(b: _Builder, peer: Cluster, name: str, gw_labels: dict, affinity: dict) -> None:
+    """netmak8s's ``netclient-gateway`` Deployment joined to ``peer``'s network (its token), on the gateway node."""
+    c = b.c
+    b.deployment(name, "default", gw_labels,
+                 _pod_template(gw_labels, [_container(
+                     "netclient", "gravitl/netclient:v0.9.3",
+                     env=[{"name": "NETCLIENT_ROAMING", "value": "no"},
+                          {"name": "NETCLIENT_PORT", "value": str(c.tunnel_port)},
+                          {"name": "NETCLIENT_IS_STATIC", "value": "yes"},
+                          {"name": "NETCLIENT_NAME", "value": "k8s-gw"},
+                          {"name": "NETCLIENT_ENDPOINT", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                          {"name": "TOKEN", "value": FAKE_NETMAKER_TOKENS[peer.network]}],
+                     privileged=True)], host_network=True, affinity=affinity),
+                 [(c.gateway, None)])
 
 
 def lab_objects(topology: Topology, cluster_name: str, crd_dir: Path | str | None = "auto",

@@ -109,21 +109,23 @@ class LabNodeRuntime:
 
 
 def build_pod_netns(c: Cluster, node: Node, host: int, k8s_namespace: str = "default") -> str:
-    """Create pod namespace ``.host`` of ``node`` (veth into cni0, address, default route, resolv.conf)."""
+    """Create pod namespace ``.host`` of ``node`` (veth into cni0, address, default route, resolv.conf).
+
+    Three ``ip`` processes: the namespace, then one batch in the node's namespace and one in the pod's.
+    """
     ns = node.pod_netns(host)
     veth_host = f"vp{host}"
     plen = node.pod_cidr.split("/")[1]
     netns.write_resolv_conf(ns, netns.resolv_conf_text(c, k8s_namespace))
     if not netns.netns_exists(ns):
         netns.run(["ip", "netns", "add", ns])
-    netns.ip(ns, "link", "set", "lo", "up")
-    netns.ip(node.netns, "link", "del", veth_host, check=False)  # a leftover of a crashed create
-    netns.ip(node.netns, "link", "add", veth_host, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    netns.ip(node.netns, "link", "set", veth_host, "master", "cni0", "up")
-    netns.addr(ns, f"{node.pod_address(host)}/{plen}", "eth0")
-    netns.up(ns, "eth0")
-    netns.route(ns, "default", "via", node.pod_ip, "dev", "eth0")
-    forget_neighbour(node, host)  # what a CNI's gratuitous ARP achieves: no stale MAC for a reused address
+    # In the node: drop a leftover of a crashed create and the ARP entry of the address's last pod (what a CNI's
+    # gratuitous ARP achieves: no stale MAC for a reused address), then the veth into cni0.
+    netns.batch(node.netns, [f"link del {veth_host}", f"neigh del {node.pod_address(host)} dev cni0"], force=True)
+    netns.batch(node.netns, [f"link add {veth_host} type veth peer name eth0 netns {ns}",
+                             f"link set {veth_host} master cni0 up"])
+    netns.batch(ns, ["link set lo up", f"addr add {node.pod_address(host)}/{plen} dev eth0", "link set eth0 up",
+                     f"route replace default via {node.pod_ip} dev eth0"])
     return ns
 
 

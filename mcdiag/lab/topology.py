@@ -67,6 +67,18 @@ namespace names are the same for both providers); ``cluster`` is the guide's
 on-prem k3s in network ``dc1-k3s`` (10.65.24.0/24; pods 10.42/16, services
 10.43/16, nginx 10.43.45.229), ``cluster1`` the cloud k3s in ``cloud-k3s``
 (10.36.50.0/24; pods 10.44/16, services 10.45/16).
+
+N clusters (``build_topology(provider, N)``, ``mcdiag lab up --clusters N``, 2 to
+:data:`MAX_CLUSTERS`): the first two are the ones above, whatever N; cluster ``i``
+>= 2 is ``cluster<i>`` (:func:`cluster_plan`: pods 10.(42+2i)/16, services
+10.(43+2i)/16, LAN 192.168.(100+i).0/24, WAN 198.18.(i+1).0/24 with public address
+.11, Netmaker network ``edge<i>-k3s`` in 10.66.<i>.0/24). Every cluster is peered
+with every other: each gateway's WireGuard interface has one peer per other
+cluster (allowed-ips: that cluster's pod and service CIDRs, and its Netmaker
+address), workers route every peer's CIDRs into the VXLAN, and the DNS forwards
+every peer's zone (Netmaker: a block per peer network; Submariner:
+``clusterset.local`` to the cluster's Lighthouse stand-in, which asks every peer,
+see :mod:`mcdiag.lab.lighthouse`). "The peer" above is then every other cluster.
 """
 
 from __future__ import annotations
@@ -196,7 +208,7 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Topology:
-    """The whole lab: two clusters joined through the ``mcdiag-wan`` router."""
+    """The whole lab: N clusters (2 by default) joined through the ``mcdiag-wan`` router."""
 
     provider: str
     clusters: tuple[Cluster, ...]
@@ -215,10 +227,17 @@ class Topology:
                 return c
         raise KeyError(f"no cluster {name!r} (have {', '.join(self.cluster_names)})")
 
-    def peer(self, name: str) -> Cluster:
-        """Return the other cluster (the lab has exactly two)."""
+    def peers(self, name: str) -> tuple[Cluster, ...]:
+        """Every other cluster, in lab order (each cluster is peered with every other)."""
         me = self.cluster(name)
-        return next(c for c in self.clusters if c.name != me.name)
+        return tuple(c for c in self.clusters if c.name != me.name)
+
+    def peer(self, name: str) -> Cluster:
+        """Return the other cluster of a two-cluster lab (with more, :meth:`peers` says which ones)."""
+        peers = self.peers(name)
+        if len(peers) != 1:
+            raise ValueError(f"{name} has {len(peers)} peers in this {len(self.clusters)}-cluster lab: use peers()")
+        return peers[0]
 
     @property
     def namespaces(self) -> list[str]:
@@ -330,37 +349,65 @@ def _cluster(
     )
 
 
-def build_topology(provider: str = "submariner") -> Topology:
-    """Return the lab topology for ``provider`` (``submariner`` or ``netmaker``)."""
+#: At most this many clusters (``mcdiag lab up --clusters N``): addresses are generated for these.
+MAX_CLUSTERS = 10
+DEFAULT_CLUSTERS = 2
+
+
+def cluster_plan(i: int, provider: str) -> dict:
+    """Names and addresses of the lab's cluster number ``i`` (0-based), generated for any ``i`` below :data:`MAX_CLUSTERS`.
+
+    The first two are the guides' (``cluster``: pods 10.42/16, services 10.43/16, LAN 192.168.23.0/24,
+    public 198.18.1.11, Netmaker network ``dc1-k3s`` 10.65.24.0/24; ``cluster1``: 10.44/16, 10.45/16,
+    192.168.80.0/24, 198.18.2.7, ``cloud-k3s`` 10.36.50.0/24). Cluster ``i`` >= 2 is ``cluster<i>``:
+    pods 10.(42+2i)/16, services 10.(43+2i)/16, LAN 192.168.(100+i).0/24 (gateway .22), WAN
+    198.18.(i+1).0/24 (public .11), Netmaker network ``edge<i>-k3s`` 10.66.<i>.0/24.
+    """
+    if not 0 <= i < MAX_CLUSTERS:
+        raise ValueError(f"the lab has at most {MAX_CLUSTERS} clusters")
+    nm = provider == "netmaker"
+    if i == 0:
+        plan = dict(name="cluster", pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", lan_cidr="192.168.23.0/24",
+                    gw_host=22, public_ip="198.18.1.11", wan_cidr="198.18.1.0/24",
+                    network="dc1-k3s", network_subnet="10.65.24.0/24")
+    elif i == 1:
+        plan = dict(name="cluster1", pod_cidr="10.44.0.0/16", service_cidr="10.45.0.0/16", lan_cidr="192.168.80.0/24",
+                    gw_host=221, public_ip="198.18.2.7", wan_cidr="198.18.2.0/24",
+                    network="cloud-k3s", network_subnet="10.36.50.0/24")
+    else:
+        plan = dict(name=f"cluster{i}", pod_cidr=f"10.{42 + 2 * i}.0.0/16", service_cidr=f"10.{43 + 2 * i}.0.0/16",
+                    lan_cidr=f"192.168.{100 + i}.0/24", gw_host=22, public_ip=f"198.18.{i + 1}.11",
+                    wan_cidr=f"198.18.{i + 1}.0/24", network=f"edge{i}-k3s", network_subnet=f"10.66.{i}.0/24")
+    if not nm:
+        plan.update(network=None, network_subnet=None)
+    return plan
+
+
+def build_topology(provider: str = "submariner", clusters: int = DEFAULT_CLUSTERS) -> Topology:
+    """Return the lab topology for ``provider`` (``submariner`` or ``netmaker``) with ``clusters`` clusters (2 by default).
+
+    Every cluster is peered with every other; the first two keep the guides' names and addresses
+    whatever the number, so a 2-cluster lab is a prefix of any larger one.
+    """
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r} (choose {' or '.join(PROVIDERS)})")
-    nm = provider == "netmaker"
-    clusters = (
-        _cluster(
-            "cluster", provider, "10.42.0.0/16", "10.43.0.0/16", "192.168.23.0/24", 22,
-            "198.18.1.11", "198.18.1.0/24",
-            "dc1-k3s" if nm else None, "10.65.24.0/24" if nm else None,
-        ),
-        _cluster(
-            "cluster1", provider, "10.44.0.0/16", "10.45.0.0/16", "192.168.80.0/24", 221,
-            "198.18.2.7", "198.18.2.0/24",
-            "cloud-k3s" if nm else None, "10.36.50.0/24" if nm else None,
-        ),
-    )
-    return Topology(provider=provider, clusters=clusters)
+    if isinstance(clusters, bool) or not isinstance(clusters, int) or not 2 <= clusters <= MAX_CLUSTERS:
+        raise ValueError(f"the lab has 2 to {MAX_CLUSTERS} clusters, not {clusters!r}")
+    return Topology(provider=provider,
+                    clusters=tuple(_cluster(provider=provider, **cluster_plan(i, provider)) for i in range(clusters)))
 
 
 def pod_netns_re() -> re.Pattern[str]:
-    """Names of pod namespaces any lab provider would create (``mcdiag-<node>-p<N>``)."""
-    nodes = sorted({n.netns for p in PROVIDERS for n in build_topology(p).nodes})
+    """Names of pod namespaces any lab provider would create (``mcdiag-<node>-p<N>``), for any number of clusters."""
+    nodes = sorted({n.netns for p in PROVIDERS for n in build_topology(p, MAX_CLUSTERS).nodes})
     return re.compile("^(?:" + "|".join(re.escape(n) for n in nodes) + r")-p(\d{1,3})$")
 
 
 def scheme_namespaces() -> list[str]:
-    """Every namespace name any lab provider would create (for leftover cleanup)."""
+    """Every namespace name any lab provider would create, for any number of clusters (for leftover cleanup)."""
     names: list[str] = []
     for p in PROVIDERS:
-        for ns in build_topology(p).namespaces:
+        for ns in build_topology(p, MAX_CLUSTERS).namespaces:
             if ns not in names:
                 names.append(ns)
     return names

@@ -236,7 +236,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("passive", "only checks that read the API: no pod, no packet, no write request", SELECTION, bool),
     Flag("tags", "only checks with this tag (repeatable)", SELECTION, list, choices=KNOWN_TAGS, cli=("--tag",),
          in_pytest=False),
-    Flag("jobs", "checks run in parallel (default 8)", SELECTION, int, metavar="N", cli=("--jobs", "-j")),
+    Flag("jobs", "checks at once per cluster, a check of two clusters counting on both (default 8); with N "
+         "clusters at most N/2 times as many in all", SELECTION, int, metavar="N", cli=("--jobs", "-j")),
     Flag("check_timeout", f"seconds each check may take (default {DEFAULT_CHECK_TIMEOUT:g}, or the check's own)",
          SELECTION, float, metavar="S"),
     Flag("timeout", f"seconds the whole run may take; then unfinished checks are errors (default {DEFAULT_RUN_TIMEOUT:g})",

@@ -1,6 +1,12 @@
 """The runner: targets, and parallel execution of (check, target) tasks with timeouts.
 
-Checks run concurrently (``--jobs``), each under its own timeout. Whatever a
+Checks run concurrently, each under its own timeout. The bound (:class:`Slots`): a
+check holds one slot on each cluster it looks at (a pair's check on both), at most
+``--jobs`` slots per cluster are held at once, and at most ``--jobs`` x N/2 checks
+run in all (N clusters). So two clusters run as they always did (at most ``--jobs``
+at once), and with more clusters the checks of disjoint pairs run side by side
+while each cluster's API server and gateway see no more probes at once than with
+two: 4 clusters run up to 2 x ``--jobs`` checks at once, 8 clusters 4 x. Whatever a
 check raises becomes an ``error`` result with the reason; a
 :class:`~mcdiag.errors.ResourceUnavailable` becomes ``skip`` when the resource
 is simply not installed, ``error`` otherwise. A check about an unreachable
@@ -143,6 +149,44 @@ def _run_with_timeout(fn: Callable[[], Outcome], timeout: float) -> tuple[Outcom
         return Outcome(Status.ERROR, f"timed out after {timeout:g}s"), True
 
 
+class Slots:
+    """The runner's bound on concurrency: ``per_cluster`` slots on each cluster, ``total`` tasks in all.
+
+    A task takes one slot on each of its clusters, all at once or none (no task holds some
+    while waiting for others, so tasks never wait on each other in a circle).
+    """
+
+    def __init__(self, per_cluster: int, total: int):
+        self.per_cluster = max(1, per_cluster)
+        self.total = max(1, total)
+        self.held: dict[str, int] = {}
+        self.running = 0
+        self.cond = threading.Condition()
+
+    @classmethod
+    def for_clusters(cls, jobs: int, clusters: int) -> Slots:
+        """``jobs`` per cluster, ``jobs`` x N/2 in all (``jobs`` for one or two clusters)."""
+        return cls(jobs, max(jobs, jobs * clusters // 2))
+
+    def admits(self, clusters: Sequence[str]) -> bool:
+        """Whether a task on ``clusters`` may start now (call with ``cond`` held)."""
+        return self.running < self.total and all(self.held.get(c, 0) < self.per_cluster for c in set(clusters))
+
+    def take(self, clusters: Sequence[str]) -> None:
+        """Take the slots (call with ``cond`` held, after :meth:`admits`)."""
+        self.running += 1
+        for c in set(clusters):
+            self.held[c] = self.held.get(c, 0) + 1
+
+    def give(self, clusters: Sequence[str]) -> None:
+        """Give the slots back and wake the dispatcher."""
+        with self.cond:
+            self.running -= 1
+            for c in set(clusters):
+                self.held[c] -= 1
+            self.cond.notify_all()
+
+
 class Runner:
     """Runs tasks over views; ``progress`` is called with each result as it arrives."""
 
@@ -189,13 +233,15 @@ class Runner:
         return self._interrupted
 
     def run_tasks(self, tasks: Sequence[Task]) -> list[Result]:
-        """Run ``tasks`` concurrently (at most ``jobs`` at once); results in the order given.
+        """Run ``tasks`` concurrently (bounded by :class:`Slots`); results in the order given.
 
-        On Ctrl-C, or once ``stop`` gives a reason, the unfinished tasks become ``error`` results
-        with reason ``interrupted`` (or that reason) and this returns at once.
+        Tasks start in the order given, except that one whose clusters have no free slot lets the
+        next ones that fit go first. On Ctrl-C, or once ``stop`` gives a reason, the unfinished
+        tasks become ``error`` results with reason ``interrupted`` (or that reason) and this
+        returns at once.
         """
         results: list[Result | None] = [None] * len(tasks)
-        sem = threading.Semaphore(self.jobs)
+        slots = Slots.for_clusters(self.jobs, len(self.views))
         lock = threading.Lock()
         finished = threading.Event()
         remaining = [len(tasks)]
@@ -206,7 +252,7 @@ class Runner:
                 if self.progress and not self._interrupted:
                     self.progress(results[i])
             finally:
-                sem.release()
+                slots.give(task.clusters)
                 with lock:
                     remaining[0] -= 1
                     if remaining[0] == 0:
@@ -216,14 +262,21 @@ class Runner:
             return []
         reason = "interrupted"
         try:
-            for i, task in enumerate(tasks):
-                while not sem.acquire(timeout=0.1):
-                    if self._stopped():
-                        raise _Stop
+            pending = list(enumerate(tasks))
+            while pending:
+                with slots.cond:
+                    pick = next((k for k, (_, t) in enumerate(pending) if slots.admits(t.clusters)), None)
+                    if pick is None:
+                        slots.cond.wait(0.1)
+                    else:
+                        slots.take(pending[pick][1].clusters)
                 if self._stopped():
-                    sem.release()
+                    if pick is not None:
+                        slots.give(pending[pick][1].clusters)
                     raise _Stop
-                threading.Thread(target=work, args=(i, task), daemon=True, name="mcdiag-task").start()
+                if pick is not None:
+                    i, task = pending.pop(pick)
+                    threading.Thread(target=work, args=(i, task), daemon=True, name="mcdiag-task").start()
             while not finished.wait(0.1):
                 if self._stopped():
                     raise _Stop

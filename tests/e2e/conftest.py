@@ -216,8 +216,8 @@ def lab_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Any]:
-    """Module-scoped lab of ``provider``: up (under the lab lock), yielded, always down."""
+def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str, clusters: int = 2) -> Iterator[Any]:
+    """Module-scoped lab of ``provider`` with ``clusters`` clusters: up (under the lab lock), yielded, always down."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (network namespaces)")
     from mcdiag.lab import Lab
@@ -228,7 +228,7 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterato
         busy = [n for n in scheme_namespaces() if n in present]
         if busy:
             pytest.skip(f"a lab is already running on this host ({', '.join(busy)}): `mcdiag lab down` it first")
-        lab = Lab(tmp_path_factory.mktemp(f"lab-{provider}"), provider)
+        lab = Lab(tmp_path_factory.mktemp(f"lab-{provider}-{clusters}"), provider, clusters=clusters)
         t0 = time.monotonic()
         try:
             lab.up()
@@ -239,18 +239,17 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterato
 
 
 def wait_tunnel(lab: Any, timeout: float = 40.0) -> None:
-    """Wait until each gateway pings the other's pod IP (WireGuard re-handshakes after a tunnel fault)."""
+    """Wait until each gateway pings every peer's gateway pod IP (WireGuard re-handshakes after a tunnel fault)."""
     import sys
 
     end = time.monotonic() + timeout
-    pending = list(lab.cluster_names)
+    pending = [(name, peer.name) for name in lab.cluster_names for peer in lab.peers(name)]
     while pending and time.monotonic() < end:
-        for name in list(pending):
-            peer = lab.peer(name).name
+        for name, peer in list(pending):
             cp = lab.exec(f"{name}-gw", [sys.executable, "-m", "mcdiag.probes", "ping", lab.pod_ip(peer, "gateway"),
                                          "--count", "2", "--timeout", "2"])
             if cp.returncode == 0:
-                pending.remove(name)
+                pending.remove((name, peer))
         if pending:
             time.sleep(1)
     assert not pending, f"the tunnel did not come back within {timeout:g}s for {pending}"

@@ -91,3 +91,17 @@ def test_lab_api_topology_accessors(tmp_path):
         Lab(tmp_path, "calico")
     with pytest.raises(LabError, match="not a namespace of this lab"):
         lab.exec("mcdiag-elsewhere", ["true"])
+
+
+def test_clusters_option(tmp_path):
+    assert _parse("lab", "up", "--clusters", "4").clusters == 4 and _parse("lab", "up").clusters is None
+    for bad in ("1", "11", "three"):
+        with pytest.raises(SystemExit) as e:
+            _parse("lab", "up", "--clusters", bad)
+        assert e.value.code == 2
+    lab = Lab(tmp_path, clusters=3)
+    assert lab.cluster_names == ["cluster", "cluster1", "cluster2"] and lab.clusters == 3
+    assert [c.name for c in lab.peers("cluster1")] == ["cluster", "cluster2"]
+    assert lab.node_netns("cluster2", "gateway") == "mcdiag-cluster2-gw" and lab.gateway_ip("cluster2") == "198.18.3.11"
+    with pytest.raises(LabError, match="2 to 10 clusters"):
+        Lab(tmp_path, clusters=11)

@@ -21,7 +21,7 @@ from mcdiag.lab.objects import (
     k8s_version,
     lab_objects,
 )
-from mcdiag.lab.topology import build_topology
+from mcdiag.lab.topology import MAX_CLUSTERS, build_topology
 
 SUB = build_topology("submariner")
 NM = build_topology("netmaker")
@@ -269,5 +269,48 @@ def test_netmaker_objects():
 
 def test_fake_secrets_are_where_real_ones_live():
     text = json.dumps(lab_objects(SUB, "cluster")) + json.dumps(lab_objects(NM, "cluster"))
+    # the tokens of the networks of clusters 3 and up live in a larger lab's netclient workloads
+    text += json.dumps(lab_objects(build_topology("netmaker", MAX_CLUSTERS), "cluster"))
     for s in FAKE_SECRETS:
         assert s in text or base64.b64encode(s.encode()).decode() in text, s
+
+
+def test_three_submariner_clusters_are_a_full_mesh():
+    """Each cluster of a 3-cluster lab knows both peers: Endpoints, Gateway connections, RouteAgents, IPPools, broker."""
+    topo = build_topology("submariner", 3)
+    for c in topo.clusters:
+        objs = lab_objects(topo, c.name)
+        ns = "submariner-operator"
+        peers = [p.name for p in topo.peers(c.name)]
+        assert sorted(o["spec"]["cluster_id"] for o in _all(objs, "Endpoint", ns)) == sorted([c.name, *peers])
+        conns = _index(objs)[("Gateway", ns, c.gateway.name)]["status"]["connections"]
+        assert [x["endpoint"]["cluster_id"] for x in conns] == peers
+        assert [x["usingIP"] for x in conns] == [p.gateway.public_ip for p in topo.peers(c.name)]
+        assert all(x["status"] == "connected" for x in conns)
+        for ra in _all(objs, "RouteAgent", ns):
+            assert [r["spec"]["cluster_id"] for r in ra["status"]["remoteEndpoints"]] == peers
+        pools = {o["spec"]["cidr"]: o["spec"] for o in _all(objs, "IPPool") if o["apiVersion"] == "projectcalico.org/v3"}
+        for p in topo.peers(c.name):
+            assert pools[p.pod_cidr]["disabled"] and pools[p.service_cidr]["disabled"]
+        si = _index(objs)[("ServiceImport", "nginx-test", "nginx")]
+        assert [x["cluster"] for x in si["status"]["clusters"]] == topo.cluster_names
+    broker = lab_objects(topo, "cluster")
+    assert sorted(o["metadata"]["name"] for o in _all(broker, "Cluster", "submariner-k8s-broker")) == topo.cluster_names
+
+
+def test_three_netmaker_clusters_join_every_peer_network():
+    """One netclient-gateway per peer network (its token), and a Corefile block per peer network."""
+    topo = build_topology("netmaker", 3)
+    for c in topo.clusters:
+        objs = lab_objects(topo, c.name)
+        gws = [d for d in _all(objs, "Deployment", "default") if d["metadata"]["labels"].get("app") == "netclient-gateway"]
+        tokens = sorted(e["value"] for d in gws for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+                        if e["name"] == "TOKEN")
+        assert tokens == sorted(FAKE_NETMAKER_TOKENS[p.network] for p in topo.peers(c.name))
+        assert sorted(d["metadata"]["name"] for d in gws) == sorted(f"netclient-gateway-{p.network}"
+                                                                      for p in topo.peers(c.name))
+        cf = corefile(topo, c)
+        for p in topo.peers(c.name):
+            m = re.search(rf"{re.escape(p.network)}:53 \{{[^}}]*forward \. (\S+)", cf)
+            assert m and m.group(1) == p.exports_dns_ip
+        assert f"{c.network}:53" not in cf

@@ -6,7 +6,14 @@ import ipaddress
 
 import pytest
 
-from mcdiag.lab.topology import POD_HOSTS, PROVIDERS, build_topology, pod_netns_re, scheme_namespaces
+from mcdiag.lab.topology import (
+    MAX_CLUSTERS,
+    POD_HOSTS,
+    PROVIDERS,
+    build_topology,
+    pod_netns_re,
+    scheme_namespaces,
+)
 
 
 @pytest.fixture(params=PROVIDERS)
@@ -94,3 +101,39 @@ def test_roles_and_peer(topo):
 def test_unknown_provider():
     with pytest.raises(ValueError, match="unknown provider"):
         build_topology("calico")
+
+
+@pytest.mark.parametrize("n", [3, 4, MAX_CLUSTERS])
+def test_n_clusters_fit_together(topo, n):
+    """``--clusters N``: the first two are the guides' clusters; every name, CIDR and device is distinct."""
+    big = build_topology(topo.provider, n)
+    assert len(big.clusters) == n and big.clusters[:2] == topo.clusters
+    assert big.cluster_names == ["cluster", "cluster1", *(f"cluster{i}" for i in range(2, n))]
+    assert len(big.namespaces) == len(set(big.namespaces)) == 1 + 3 * n
+    assert set(big.namespaces) <= set(scheme_namespaces())
+    nets = []
+    for c in big.clusters:
+        nets += [ipaddress.ip_network(x) for x in (c.pod_cidr, c.service_cidr, c.lan_cidr, c.wan_cidr)]
+        if c.network_subnet:
+            nets.append(ipaddress.ip_network(c.network_subnet))
+        for n_ in c.nodes:
+            assert pod_netns_re().match(n_.pod_netns(100))
+            for name in (c.wg_iface, c.vxlan_iface, n_.lan_port, n_.wan_port or "x"):
+                assert 0 < len(name) <= 15, name
+        assert [p.name for p in big.peers(c.name)] == [x.name for x in big.clusters if x is not c]
+    for i, x in enumerate(nets):
+        for y in nets[i + 1:]:
+            assert not x.overlaps(y), (x, y)
+    for attr in ("wg_iface", "name", "dns_ip", "nginx_ip"):
+        assert len({getattr(c, attr) for c in big.clusters}) == n, attr
+    assert len({c.gateway.public_ip for c in big.clusters}) == n
+    if topo.provider == "netmaker":
+        assert len({c.network for c in big.clusters}) == n
+    with pytest.raises(ValueError, match="peers"):
+        big.peer("cluster")
+
+
+@pytest.mark.parametrize("n", [0, 1, MAX_CLUSTERS + 1, "3", True])
+def test_cluster_count_is_checked(n):
+    with pytest.raises(ValueError, match="clusters"):
+        build_topology("submariner", n)
