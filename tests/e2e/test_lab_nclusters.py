@@ -14,12 +14,12 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import ACTIVE, check_echo_run, make_lab, run_mcdiag, wait_clean
+from tests.e2e.conftest import ACTIVE, LAB_MAX_RTT, check_echo_run, make_lab, run_mcdiag, wait_clean
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)")
 
 N = 3
-OPTS = ["--probe-start-timeout", "20"]  # the product's default --jobs: the bound under test
+OPTS = ["--probe-start-timeout", "20", *LAB_MAX_RTT]  # the product's default --jobs: the bound under test
 
 
 @pytest.fixture(scope="module", params=["submariner", "netmaker"])
