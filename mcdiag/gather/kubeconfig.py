@@ -260,6 +260,11 @@ def _file(path: Any, field_name: str, base: str, where: str) -> bytes:
         raise UsageError(f"{where}: {field_name} {full} cannot be read ({exc.__class__.__name__})") from None
 
 
+def _tls_context() -> ssl.SSLContext:
+    """A context to test that PEM material loads: without the system's CA store (25 ms per load, never used here)."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def _pem_or_data(section: dict[str, Any], name: str, base: str, where: str) -> bytes | None:
     if section.get(f"{name}-data"):
         return _b64(section[f"{name}-data"], f"{name}-data", where)
@@ -273,7 +278,7 @@ def _check_tls(cluster: dict[str, Any], user: dict[str, Any], base: str, where: 
     ca = _pem_or_data(cluster, "certificate-authority", base, where)
     if ca is not None:
         try:
-            ctx = ssl.create_default_context()
+            ctx = _tls_context()
             ctx.load_verify_locations(cadata=ca.decode("ascii", "strict"))
         except (ssl.SSLError, ValueError, UnicodeDecodeError):
             raise UsageError(f"{where}: the certificate-authority is not a PEM certificate") from None
@@ -291,7 +296,7 @@ def _check_tls(cluster: dict[str, Any], user: dict[str, Any], base: str, where: 
             key_path.touch(mode=0o600)
             key_path.write_bytes(key)
             try:
-                ssl.create_default_context().load_cert_chain(str(cert_path), str(key_path))
+                _tls_context().load_cert_chain(str(cert_path), str(key_path))
             except ssl.SSLError as exc:
                 what = "do not match" if "mismatch" in str(exc).lower() else "are not a PEM certificate and key"
                 raise UsageError(f"{where}: client-certificate and client-key {what}") from None
@@ -505,7 +510,7 @@ class ExecPlugin:
             key_file.touch(mode=0o600)
             key_file.write_text(key)
             try:
-                ssl.create_default_context().load_cert_chain(str(cert_file), str(key_file))
+                _tls_context().load_cert_chain(str(cert_file), str(key_file))
             except ssl.SSLError:
                 raise self._fail("returned a client certificate and key that cannot be loaded",
                                  f"Run `{self.name}` by hand: its certificate and key must be PEM and match.") from None
