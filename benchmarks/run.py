@@ -51,8 +51,9 @@ SELECTIONS = (
     ("all passive: all --passive", ["all", "--passive"]),
 )
 RUN_TIMEOUT = 1800.0
-#: A DaemonSet with one pod per node in a namespace a check reads whole: Submariner's route agent
-#: (submariner-deployment judges every pod of submariner-operator). The fixture holds the DaemonSet.
+#: A DaemonSet with one pod per node in a namespace a check reads: Submariner's route agent
+#: (submariner-deployment judges every pod of submariner-operator, the route agent's from their Table rows).
+#: The fixture holds the DaemonSet.
 ROUTE_AGENT = "submariner-operator/submariner-routeagent=quay.io/submariner/submariner-route-agent:0.17.1"
 
 
@@ -241,14 +242,15 @@ def record_key(record: dict[str, Any]) -> str | None:
     if "continue" in query:
         return None
     parts = [record["path"]] + [f"{k}={query[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in query]
-    return ";".join(parts + (["meta"] if "PartialObjectMetadata" in (record.get("accept") or "") else []))
+    accept = record.get("accept") or ""
+    return ";".join(parts + (["meta"] if "PartialObjectMetadata" in accept else []) + (["table"] if "as=Table" in accept else []))
 
 
 def expected_keys(argv: list[str]) -> set[str]:
     """The requests a selection should make of a cluster whose CRDs are all served: /version, discovery, and
     the queries its checks and the gate read ahead (the reports read nothing for themselves).
     """
-    from mcdiag.gather.api import PAGE_SIZE
+    from mcdiag.gather.api import PAGE_SIZE, TABLE_PAGE_SIZE
     from mcdiag.run.registry import resolve
     from mcdiag.run.session import prefetch_reads
 
@@ -257,9 +259,9 @@ def expected_keys(argv: list[str]) -> set[str]:
     checks = [registry.get(i) for i in ids] + [c for c in registry.checks if c.fatal]
     keys = {"/version", "/api", "/apis"}
     for q in prefetch_reads(checks):
-        params = {**q.params(), "limit": str(q.limit or PAGE_SIZE)}
+        params = {**q.params(), "limit": str(q.limit or (TABLE_PAGE_SIZE if q.table else PAGE_SIZE))}
         parts = [q.path()] + [f"{k}={params[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in params]
-        keys.add(";".join(parts + (["meta"] if q.metadata_only else [])))
+        keys.add(";".join(parts + (["meta"] if q.metadata_only else []) + (["table"] if q.table else [])))
     return keys
 
 

@@ -239,7 +239,7 @@ def _table_requests(emu) -> list:
 
 
 def test_table_over_https_is_paged_with_include_object_none(emulate, monkeypatch):
-    monkeypatch.setattr(api, "PAGE_SIZE", 2)  # five agents: three pages
+    monkeypatch.setattr(api, "TABLE_PAGE_SIZE", 2)  # five agents: three pages
     clusters = emulate({"east": copy.deepcopy(OBJS)})
     emu = clusters["east"]
     view = _view(clusters)

@@ -45,6 +45,9 @@ from mcdiag.gather.table import NotATable, table_rows
 
 #: Items per list page. Small enough for huge clusters, large enough for few round trips.
 PAGE_SIZE = 500
+#: Rows per page of a list in the ``Table`` form: a row is about a hundred bytes where a whole pod is
+#: several kB, so a page of 2,000 rows is smaller than one of 500 objects, in a quarter of the requests.
+TABLE_PAGE_SIZE = 2000
 #: Pages one list may take (``PAGE_SIZE * MAX_PAGES`` objects) before it counts as endless.
 MAX_PAGES = 1000
 #: Attempts per request when the answer is transient (429, 503, connection reset).
@@ -209,7 +212,7 @@ class LiveSource:
     def _list_pages(self, res: Resource) -> list[dict[str, Any]]:
         what = f"list {res.display}"
         items: list[dict[str, Any]] = []
-        page_size = res.limit or PAGE_SIZE
+        page_size = res.limit or (TABLE_PAGE_SIZE if res.table else PAGE_SIZE)
         params = res.params()
         if res.table:  # the cells only; the namespace too when the query spans namespaces (rows do not name it)
             params["includeObject"] = "None" if res.namespace else "Metadata"
@@ -265,7 +268,7 @@ class LiveSource:
             query = {**params, "limit": str(page_size), "continue": token}
         raise ResourceUnavailable(
             "error",
-            f"{what}: still not finished after {MAX_PAGES} pages of {PAGE_SIZE} (the API server keeps answering "
+            f"{what}: still not finished after {MAX_PAGES} pages of {page_size} (the API server keeps answering "
             "with continue tokens)",
             hint=_server_hint(),
         )
