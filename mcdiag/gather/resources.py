@@ -3,7 +3,8 @@
 A query is a group/version/plural, optionally limited to one namespace, to the
 objects a label and a field selector select, and to their metadata only
 (``PartialObjectMetadataList``, asked for through the ``Accept`` header, as
-kube-apiserver serves it). The view sends each distinct query at most once per
+kube-apiserver serves it), or to the ``Table`` form (one row of kubectl's columns
+per object: :mod:`mcdiag.gather.table`). The view sends each distinct query at most once per
 cluster and run, and answers a query from a broader one it already holds
 (:meth:`Resource.covers`); snapshots store the answer of every query asked.
 
@@ -15,6 +16,7 @@ query are the same query::
     NODES.where(labels="submariner.io/gateway=true").metadata()
     CONFIGMAPS_KUBE_SYSTEM.named("kubeadm-config")          # one object, by name
     PODS.where(labels="app=kindnet").metadata().first(1)     # an existence test: one page of one item
+    PODS.within("ns").where(labels="app=agent").as_table()   # READY, STATUS, RESTARTS, NODE of each pod
 
 ``first(n)`` asks for the first ``n`` objects only (``limit=n``, one page, no
 ``continue``): an existence test, or a sample (one node, in the API's order, which is
@@ -196,7 +198,7 @@ class Resource:
 
     def metadata(self) -> Resource:
         """The same query, metadata only (names, labels, annotations, owners)."""
-        return replace(self, metadata_only=True)
+        return replace(self, metadata_only=True, table=False)
 
     def as_table(self) -> Resource:
         """The same query in the ``Table`` form: a row record of kubectl's columns per object (READY, STATUS...).
