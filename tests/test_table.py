@@ -376,3 +376,15 @@ def test_submariner_deployment_declares_rows_not_every_pod():
     assert submariner.SUBMARINER_PODS not in reads
     # nothing it reads ahead holds the route agent's pods whole (their rows would be cut from it)
     assert [q.key for q in reads if q != submariner.ROUTEAGENT_POD_ROWS and q.covers(submariner.ROUTEAGENT_POD_ROWS)] == []
+
+
+def test_a_view_holding_the_whole_pods_prints_the_rows_without_asking(emulate):
+    clusters = emulate({"east": copy.deepcopy(OBJS)})
+    emu = clusters["east"]
+    view = _view(clusters)
+    emu.clear_requests()
+    view.prefetch([R.PODS.within("team"), AGENT_ROWS])
+    assert [r.path for r in emu.requests] == ["/api/v1/namespaces/team/pods"] and _table_requests(emu) == []
+    rows = view.list(AGENT_ROWS)
+    assert [r["metadata"]["name"] for r in rows] == [f"agent-{i}" for i in range(5)] and all(is_row(r) for r in rows)
+    assert view.holds(AGENT_ROWS) and not view.holds(R.PODS.within("other").as_table())
