@@ -394,12 +394,13 @@ class LiveSource:
 # Pools and credentials from a Configuration
 # ---------------------------------------------------------------------------------------------
 def make_pool(cfg: Any, cert_file: str | None = None, key_file: str | None = None) -> urllib3.PoolManager:
-    """A urllib3 pool with the TLS settings of a ``kubernetes`` Configuration (CA, client cert, proxy)."""
+    """A urllib3 pool with the TLS settings of a connection (a kubeconfig :class:`Connection` or a client Configuration)."""
     kwargs: dict[str, Any] = {
         "num_pools": 4,
         "maxsize": 16,
         "cert_reqs": "CERT_REQUIRED" if getattr(cfg, "verify_ssl", True) else "CERT_NONE",
         "ca_certs": getattr(cfg, "ssl_ca_cert", None),
+        "ca_cert_data": getattr(cfg, "ssl_ca_cert_data", None),
         "cert_file": cert_file or getattr(cfg, "cert_file", None),
         "key_file": key_file or getattr(cfg, "key_file", None),
         "retries": False,
@@ -410,6 +411,8 @@ def make_pool(cfg: Any, cert_file: str | None = None, key_file: str | None = Non
         kwargs["assert_hostname"] = server_name
     if not getattr(cfg, "verify_ssl", True):
         kwargs["assert_hostname"] = False
+        # Said once in the run's notes (insecure-skip-tls-verify), not on stderr at every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     proxy = getattr(cfg, "proxy", None)
     if proxy:
         if proxy.startswith("socks"):

@@ -124,6 +124,42 @@ def _read_kubeconfig(paths: list[Path], label: str) -> dict[str, Any]:
     return merged
 
 
+@dataclass
+class Connection:
+    """How to reach one API server, read from a kubeconfig: what the pool and the headers need.
+
+    mcdiag reads kubeconfigs itself (the checks above name what is wrong); it does not import
+    the kubernetes client for this, whose package loads every API class and model (about 0.25 s
+    of every run). The field names are those of ``kubernetes.client.Configuration``, which the
+    in-cluster path still uses, so that :mod:`mcdiag.gather.api` takes either.
+    """
+
+    host: str
+    verify_ssl: bool = True
+    ssl_ca_cert: str | None = None
+    ssl_ca_cert_data: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    tls_server_name: str | None = None
+    proxy: str | None = None
+    proxy_headers: dict[str, str] | None = None
+    api_key: dict[str, str] = field(default_factory=dict, repr=False)
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    refresh_api_key_hook: Any = None
+
+
+def key_pair_files(cert: bytes, key: bytes) -> tuple[str, str]:
+    """A client certificate and key written to a private folder (TLS loads them from files), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="mcdiag-tls-"))
+    atexit.register(shutil.rmtree, folder, True)
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert)
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(key)
+    return str(cert_file), str(key_file)
+
+
 def load_cluster(spec: ClusterSpec, request_timeout: float) -> Any:
     """Load ``spec``'s kubeconfig and return a source for it. Raises :class:`UsageError` on bad input."""
     if spec.extra.get("in_cluster"):  # --in-cluster: the pod's service account, see mcdiag.gather.incluster
@@ -166,37 +202,31 @@ def load_cluster(spec: ClusterSpec, request_timeout: float) -> Any:
     remember(user.get("token"), user.get("password"), url_password)
     if url_password is not None and not any(k in user for k in ("token", "tokenFile", "exec", "auth-provider", "username")):
         user["username"], user["password"] = url_user or "", url_password  # kubectl's rule: user-info is basic auth
-    ca = _check_tls(cluster, user, base, where)
+    ca, cert, key = _check_tls(cluster, user, base, where)
     _check_proxy(cluster, where)
     plugin = _exec_plugin(user.pop("exec", None), base, server, cluster, request_timeout, where)
     _auth_provider(user, where)
-    _check_token_file(user, base, where)
-
-    from kubernetes.client import Configuration
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import KubeConfigLoader
-
-    loadable = {
-        "clusters": [{"name": "c", "cluster": cluster}],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x",
-    }
-    cfg = Configuration()
-    try:
-        KubeConfigLoader(config_dict=loadable, active_context="x", config_base_path=base).load_and_set(cfg)
-    except ConfigException as exc:
-        raise UsageError(f"{where}: {redact_text(str(exc).splitlines()[0] if str(exc) else 'cannot load it')}") from None
-    except Exception as exc:  # anything the checks above did not foresee
-        raise UsageError(f"{where}: cannot load it ({exc.__class__.__name__})") from None
-    token = (cfg.api_key or {}).get("BearerToken") or ""
-    remember(token.split(" ", 1)[-1] if token else None)
+    token = _token(user, base, where)
+    conn = Connection(
+        host=server,
+        verify_ssl=not cluster.get("insecure-skip-tls-verify"),
+        ssl_ca_cert_data=ca.decode("ascii") if ca is not None else None,
+        tls_server_name=str(cluster["tls-server-name"]) if cluster.get("tls-server-name") else None,
+        proxy=str(cluster["proxy-url"]) if cluster.get("proxy-url") else None,
+    )
+    if token:
+        conn.api_key["authorization"] = f"Bearer {token}"
+    elif user.get("username") is not None and user.get("password") is not None:  # the client's rule: both
+        conn.username, conn.password = str(user["username"]), str(user["password"])
+    if cert is not None and key is not None:
+        conn.cert_file, conn.key_file = key_pair_files(cert, key)
     spec.server = server
     spec.resolved_context = context
     spec.extra["identity"] = server_identity(server, ca)
+    spec.extra["insecure"] = not conn.verify_ssl
     from mcdiag.gather.api import LiveSource
 
-    return LiveSource.from_configuration(cfg, request_timeout, credential=plugin)
+    return LiveSource.from_configuration(conn, request_timeout, credential=plugin)
 
 
 def server_identity(server: str, ca: bytes | None) -> str:
@@ -273,8 +303,9 @@ def _pem_or_data(section: dict[str, Any], name: str, base: str, where: str) -> b
     return None
 
 
-def _check_tls(cluster: dict[str, Any], user: dict[str, Any], base: str, where: str) -> bytes | None:
-    """Check the CA and the client certificate and key load; return the CA's bytes."""
+def _check_tls(cluster: dict[str, Any], user: dict[str, Any], base: str,
+               where: str) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Check the CA and the client certificate and key load; return the bytes of the three."""
     ca = _pem_or_data(cluster, "certificate-authority", base, where)
     if ca is not None:
         try:
@@ -300,7 +331,7 @@ def _check_tls(cluster: dict[str, Any], user: dict[str, Any], base: str, where: 
             except ssl.SSLError as exc:
                 what = "do not match" if "mismatch" in str(exc).lower() else "are not a PEM certificate and key"
                 raise UsageError(f"{where}: client-certificate and client-key {what}") from None
-    return ca
+    return ca, cert, key
 
 
 def _check_proxy(cluster: dict[str, Any], where: str) -> None:
@@ -318,10 +349,16 @@ def _check_proxy(cluster: dict[str, Any], where: str) -> None:
     remember(urlsplit(str(proxy)).password)
 
 
-def _check_token_file(user: dict[str, Any], base: str, where: str) -> None:
-    if user.get("tokenFile") and not user.get("token"):
+def _token(user: dict[str, Any], base: str, where: str) -> str | None:
+    """The bearer token: ``token``, else the content of ``tokenFile`` (kubectl's order)."""
+    token = user.get("token")
+    if token is not None and not isinstance(token, str):
+        raise UsageError(f"{where}: token is not a string")
+    if not token and user.get("tokenFile"):
         token = _file(user["tokenFile"], "tokenFile", base, where).decode("utf-8", "replace").strip()
-        remember(token)
+    token = (token or "").strip()
+    remember(token or None)
+    return token or None
 
 
 def _auth_provider(user: dict[str, Any], where: str) -> None:
@@ -503,18 +540,13 @@ class ExecPlugin:
         cert, key = status.get("clientCertificateData"), status.get("clientKeyData")
         if isinstance(cert, str) and isinstance(key, str) and cert and key:
             remember(*[ln.strip() for ln in key.splitlines() if ln.strip() and "-----" not in ln])
-            folder = Path(tempfile.mkdtemp(prefix="mcdiag-exec-"))
-            atexit.register(shutil.rmtree, folder, True)
-            cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-            cert_file.write_text(cert)
-            key_file.touch(mode=0o600)
-            key_file.write_text(key)
+            cert_file, key_file = key_pair_files(cert.encode(), key.encode())
             try:
-                _tls_context().load_cert_chain(str(cert_file), str(key_file))
+                _tls_context().load_cert_chain(cert_file, key_file)
             except ssl.SSLError:
                 raise self._fail("returned a client certificate and key that cannot be loaded",
                                  f"Run `{self.name}` by hand: its certificate and key must be PEM and match.") from None
-            self.cert_files = (str(cert_file), str(key_file))
+            self.cert_files = (cert_file, key_file)
             return {}
         raise self._fail("printed an ExecCredential without status.token",
                          f"Run `{self.name}` by hand: its ExecCredential must carry status.token.")

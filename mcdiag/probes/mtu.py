@@ -68,14 +68,21 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     silent: list[int] = []
     rtt_box: list[float] = []  # the shortest round trip of a reply so far
 
-    def probe(size: int) -> str:
-        """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size."""
+    def probe(size: int, record: bool = True) -> str:
+        """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size.
+
+        The first attempt waits the short time the path's RTT allows; the next ones wait the whole
+        ``probe_timeout``, and a late reply to an earlier attempt of the same size counts: a busy
+        path (a loaded gateway, a slow first packet) is not taken for one that drops the size.
+        """
         outcome = "silent"
-        for _ in range(attempts):
+        mine: set[int] = set()
+        for attempt in range(attempts):
             if time.monotonic() >= deadline:
                 return "timeout"
             seq_box[0] += 1
             seq = seq_box[0]
+            mine.add(seq)
             try:
                 pinger.send(seq, ip_size=size)
             except OSError as exc:
@@ -86,14 +93,14 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                 res["tried"][str(size)] = f"send error: {errno_reason(exc)}"
                 return "error"
             sent_at = time.monotonic()
-            wait = probe_timeout if not rtt_box else min(probe_timeout, max(0.2, 10 * rtt_box[0]))
+            wait = probe_timeout if not rtt_box or attempt else min(probe_timeout, max(0.2, 10 * rtt_box[0]))
             until = min(deadline, sent_at + wait)
             while outcome == "silent":
                 events = pinger.recv(until)
                 if not events:
                     break
                 for ev in events:
-                    if ev[1] != seq:
+                    if ev[1] not in mine:
                         continue
                     if ev[0] == "reply":
                         outcome = "ok"
@@ -110,9 +117,10 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                             res["icmp_errors"].append(text)
             if outcome != "silent":
                 break
-        res["tried"][str(size)] = outcome
-        if outcome == "silent":
-            silent.append(size)
+        if record:
+            res["tried"][str(size)] = outcome
+            if outcome == "silent":
+                silent.append(size)
         return outcome
 
     with pinger:
@@ -156,6 +164,14 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                 break
             else:
                 bad = mid
+        # Before a silent larger size is called a black hole: does the working size still answer?
+        # If it does not either, the path stalled (load, loss) while it was measured, which says
+        # nothing of sizes.
+        limit = min(frag_mtus) if frag_mtus else None
+        stalled = False
+        if any(s > good and (limit is None or s <= limit) for s in silent):
+            stalled = probe(good, record=False) not in ("ok", "timeout")
+            res["control"] = {"size": good, "answered": not stalled}
     res["mtu"] = good
     if frag_mtus:
         res["icmp_frag_needed"] = True
@@ -164,10 +180,13 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     # A frag-needed (often from the local tunnel interface, e.g. wg at 1420) only explains the
     # sizes above the MTU it reported; a silent size at or below that MTU is still a black hole
     # further along the path.
-    limit = min(frag_mtus) if frag_mtus else None
     larger_silent = [s for s in silent if s > good and (limit is None or s <= limit)]
-    res["blackhole"] = bool(larger_silent)
+    res["blackhole"] = bool(larger_silent) and not stalled
     complete = bad is None or bad - good <= 1
+    if stalled:
+        return finish(res, started, False,
+                      f"{addr} stopped answering even {good}-byte packets while the larger sizes were tried: the "
+                      "path is lossy or stalled, so a silent larger size proves nothing")
     if res["blackhole"]:
         return finish(res, started, False,
                       f"packets larger than {good} bytes to {addr} vanish without an ICMP "

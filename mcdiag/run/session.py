@@ -123,6 +123,8 @@ class Session:
             ]
             self._arm_deadline()
             resolve_names(self.views, stop=self.stop_reason)
+            self.notes += [f"cluster {v.name}: the API server's certificate is not verified (insecure-skip-tls-verify "
+                           "in the kubeconfig)" for v in self.views if v.spec.extra.get("insecure")]
         if not self.checks:
             raise UsageError(self._empty_selection())
         self._arm_deadline()

@@ -1,0 +1,93 @@
+"""path_mtu's search against a scripted path (a unit test: the pinger is replaced, no packets).
+
+The real paths are in test_mtu.py (namespaces, a router with a lowered MTU). Here the path's
+timing is scripted, which namespaces cannot do without netem: replies that come late on a busy
+path, and a path that stops answering altogether while it is measured.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+import pytest
+
+from mcdiag.probes import mtu as mtu_probe
+
+
+class ScriptedPath:
+    """Echo replies for sizes up to ``mtu`` after ``delay(n)`` seconds (n: the n-th packet sent).
+
+    Larger sizes get an ICMP fragmentation-needed naming ``mtu`` when ``frag``, else vanish (a black hole).
+    """
+
+    def __init__(self, mtu: int, delay, answers=lambda n: True, frag: bool = False):
+        self.mtu, self.delay, self.answers, self.frag = mtu, delay, answers, frag
+        self.sent = 0
+        self.pending: list[tuple[float, int, int]] = []
+
+    # IcmpPinger's interface, as path_mtu uses it
+    def __call__(self, addr, df=True, raw_only=True):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def send(self, seq: int, ip_size: int) -> None:
+        self.sent += 1
+        if not self.answers(self.sent):
+            return
+        if ip_size <= self.mtu:
+            heapq.heappush(self.pending, (time.monotonic() + self.delay(self.sent), seq, ("reply", seq, "10.0.0.2", ip_size)))
+        elif self.frag:
+            event = ("error", seq, "10.0.0.1", mtu_probe.ICMP_DEST_UNREACH, 4, self.mtu)
+            heapq.heappush(self.pending, (time.monotonic() + 0.001, seq, event))
+
+    def recv(self, until: float):
+        if not self.pending or self.pending[0][0] > until:
+            time.sleep(max(0.0, until - time.monotonic()))
+            return []
+        at, _seq, event = heapq.heappop(self.pending)
+        time.sleep(max(0.0, at - time.monotonic()))
+        return [event]
+
+    def local_mtu(self):
+        return None
+
+    def describe_error(self, ev):
+        return "error"
+
+
+def run(monkeypatch, path: ScriptedPath, **kw) -> dict:
+    monkeypatch.setattr(mtu_probe, "IcmpPinger", path)
+    return mtu_probe.path_mtu("10.0.0.2", lo=576, hi=1500, probe_timeout=0.5, timeout=20, **kw)
+
+
+def test_late_replies_on_a_busy_path_are_not_a_black_hole(monkeypatch):
+    """The first reply is quick (1 ms), the later ones take 0.3 s: past the short wait, within the whole one."""
+    res = run(monkeypatch, ScriptedPath(1400, lambda n: 0.001 if n == 1 else 0.3, frag=True))
+    assert res["ok"], res
+    assert res["mtu"] == 1400 and res["blackhole"] is False
+
+
+def test_a_real_black_hole_is_still_found_and_confirmed(monkeypatch):
+    res = run(monkeypatch, ScriptedPath(1400, lambda n: 0.001))
+    assert not res["ok"] and res["blackhole"] is True and res["mtu"] == 1400
+    assert res["control"] == {"size": 1400, "answered": True}
+
+
+def test_a_path_that_stops_answering_is_not_called_a_black_hole(monkeypatch):
+    """Replies stop after the first few packets: the sizes that went silent prove nothing."""
+    res = run(monkeypatch, ScriptedPath(9000, lambda n: 0.001, answers=lambda n: n == 1))
+    assert not res["ok"] and res["blackhole"] is False
+    assert res["control"]["answered"] is False
+    assert "stopped answering" in res["reason"]
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_the_healthy_path_is_measured(monkeypatch, attempts):
+    res = run(monkeypatch, ScriptedPath(1500, lambda n: 0.001), attempts=attempts)
+    assert res["ok"] and res["mtu"] == 1500 and res["blackhole"] is False
