@@ -1200,7 +1200,7 @@ def _wants_partial(accept: str | None, *, listing: bool) -> bool:
     Media ranges are tried in order, as kube-apiserver negotiates: a plain JSON (or any)
     type is whole objects; ``as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`` (of a list)
     or ``as=PartialObjectMetadata`` (of one object) is metadata only; other ``as=`` kinds
-    (``Table``) are not served.
+    are not served here (a list's ``Table`` form is negotiated by :func:`_list_form`).
     """
     if not accept:
         return False
