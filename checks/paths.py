@@ -124,7 +124,7 @@ class Latency(ActiveCheck):
             return self.error(problem)
         d = r.data
         limit = float(ctx.option("max_rtt", 100.0))
-        details = {k: d.get(k) for k in ("min_ms", "avg_ms", "max_ms", "stddev_ms", "loss_pct", "sent", "received")}
+        details = {k: d.get(k) for k in ("min_ms", "avg_ms", "max_ms", "stddev_ms", "loss_pct", "sent", "received", "warmup_ms")}
         details.update(target=target.ip, from_node=a_gw.name, max_rtt_ms=limit)
         where = f"{a.name} ({a_gw.name}) -> {ctx.b.name}'s target pod {target.ip}"
         if not r.ok:

@@ -116,7 +116,7 @@ def _do_ping(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _do_latency(a: argparse.Namespace) -> dict[str, Any]:
-    return latency(a.ip, count=a.count, timeout=a.timeout, interval=a.interval)
+    return latency(a.ip, count=a.count, timeout=a.timeout, interval=a.interval, warmup=not a.no_warmup)
 
 
 def _do_mtu(a: argparse.Namespace) -> dict[str, Any]:
@@ -210,10 +210,12 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
     p.add_argument("--interval", type=float, default=0.2, help="seconds between requests")
 
     p = add("latency", _do_latency, "ICMP round-trip statistics",
-            "Send COUNT ICMP echoes and report min/avg/max/stddev RTT in ms and loss.", 5.0)
+            "Send COUNT ICMP echoes and report min/avg/max/stddev RTT in ms and loss (after one warm-up echo, "
+            "not counted: a fresh path may hold its first packets while a tunnel handshakes).", 5.0)
     p.add_argument("ip", help="IPv4 or IPv6 address")
     p.add_argument("--count", type=int, default=10, help="echo requests to send")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between requests")
+    p.add_argument("--no-warmup", action="store_true", help="count the first echo too (no warm-up echo)")
 
     p = add("mtu", _do_mtu, "discover the path MTU",
             "Binary-search the largest don't-fragment ICMP echo (IP packet size) that gets a reply; "

@@ -143,45 +143,67 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
             return finish(res, started, False,
                           f"no ICMP echo reply from {addr} even for {min(lo, 84)}-byte packets{errs}: "
                           "host unreachable or ICMP echo blocked, cannot measure the path MTU")
-        while bad is not None and bad - good > 1 and time.monotonic() < deadline:
-            hint = None
-            if res["local_mtu"] and good < res["local_mtu"] < bad:
-                hint = res["local_mtu"]
-            for m in sorted(set(frag_mtus)):
-                if good < m < bad:
-                    hint = m
+        def bisect(good: int, bad: int | None) -> tuple[int, int | None]:
+            while bad is not None and bad - good > 1 and time.monotonic() < deadline:
+                hint = None
+                if res["local_mtu"] and good < res["local_mtu"] < bad:
+                    hint = res["local_mtu"]
+                for m in sorted(set(frag_mtus)):
+                    if good < m < bad:
+                        hint = m
+                        break
+                    if m == good and m + 1 < bad:
+                        hint = m + 1  # confirm the reported next-hop MTU is the limit
+                        break
+                mid = hint if hint is not None else (good + bad) // 2
+                if hint is not None and str(mid) in res["tried"]:
+                    mid = (good + bad) // 2
+                r = probe(mid)
+                if r == "ok":
+                    good = mid
+                elif r == "timeout":
                     break
-                if m == good and m + 1 < bad:
-                    hint = m + 1  # confirm the reported next-hop MTU is the limit
-                    break
-            mid = hint if hint is not None else (good + bad) // 2
-            if hint is not None and str(mid) in res["tried"]:
-                mid = (good + bad) // 2
-            r = probe(mid)
-            if r == "ok":
-                good = mid
-            elif r == "timeout":
-                break
-            else:
-                bad = mid
-        # Before a silent larger size is called a black hole: does the working size still answer?
-        # If it does not either, the path stalled (load, loss) while it was measured, which says
-        # nothing of sizes.
-        limit = min(frag_mtus) if frag_mtus else None
+                else:
+                    bad = mid
+            return good, bad
+
+        def larger_silent(good: int) -> list[int]:
+            # A frag-needed (often from the local tunnel interface, e.g. wg at 1420) only explains
+            # the sizes above the MTU it reported; a silent size at or below it is still suspect.
+            limit = min(frag_mtus) if frag_mtus else None
+            return sorted(s for s in silent if s > good and (limit is None or s <= limit))
+
+        good, bad = bisect(good, bad)
+        # A silent size is a black hole only if it stays silent when tried again once the path is
+        # known to answer: the first packets of a fresh path (a tunnel handshake, neighbour
+        # resolution, a loaded gateway) can be held for seconds, and a size tried then says
+        # nothing. A size that answers now moves the search up from it.
         stalled = False
-        if any(s > good and (limit is None or s <= limit) for s in silent):
-            stalled = probe(good, record=False) not in ("ok", "timeout")
-            res["control"] = {"size": good, "answered": not stalled}
+        while (suspects := larger_silent(good)) and time.monotonic() < deadline:
+            size = suspects[0]
+            again = probe(size, record=False)
+            if again != "ok":
+                # Still silent: does the working size answer right now? If it does not either, the
+                # path stalled while it was measured, which says nothing of sizes.
+                if again == "silent":
+                    stalled = probe(good, record=False) not in ("ok", "timeout")
+                    res["control"] = {"size": good, "answered": not stalled}
+                break
+            res["tried"][str(size)] = "ok (late)"
+            silent.remove(size)
+            good = size
+            above = [int(k) for k, v in res["tried"].items() if int(k) > good and not v.startswith("ok")]
+            bad = min(above) if above else None
+            if bad is None and good < hi:
+                r = probe(hi)
+                good, bad = (hi, None) if r == "ok" else (good, None if r == "timeout" else hi)
+            good, bad = bisect(good, bad)
     res["mtu"] = good
     if frag_mtus:
         res["icmp_frag_needed"] = True
         res["next_hop_mtu"] = min(frag_mtus)
-    # A black hole: a size above the working one vanished although nothing said it was too big.
-    # A frag-needed (often from the local tunnel interface, e.g. wg at 1420) only explains the
-    # sizes above the MTU it reported; a silent size at or below that MTU is still a black hole
-    # further along the path.
-    larger_silent = [s for s in silent if s > good and (limit is None or s <= limit)]
-    res["blackhole"] = bool(larger_silent) and not stalled
+    # A black hole: a size above the working one vanished, twice, although nothing said it was too big.
+    res["blackhole"] = bool(larger_silent(good)) and not stalled
     complete = bad is None or bad - good <= 1
     if stalled:
         return finish(res, started, False,

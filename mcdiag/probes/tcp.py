@@ -379,12 +379,24 @@ def ping(ip: str, count: int = 3, timeout: float = 3.0, interval: float = 0.2, s
 
 
 def latency(ip: str, count: int = 10, timeout: float = 5.0, interval: float = 0.1,
-            max_loss_pct: float = 50.0) -> dict[str, Any]:
+            max_loss_pct: float = 50.0, warmup: bool = True) -> dict[str, Any]:
     """Round-trip time statistics over ``count`` ICMP echoes (min/avg/max/stddev ms).
 
-    ok when some replies came back and loss_pct <= ``max_loss_pct``.
+    ok when some replies came back and loss_pct <= ``max_loss_pct``. With ``warmup``, one echo
+    goes first and is not counted (its RTT is ``warmup_ms``; it waits at most a third of
+    ``timeout``): the first packets of a fresh path can be held while a tunnel handshakes or a
+    neighbour is resolved, which is not the RTT every later call will see.
     """
-    res = _ping_run("latency", ip, count, timeout, interval, 56, None)
+    started = time.monotonic()
+    timeout = check_timeout(timeout)
+    warm_ms = None
+    if warmup:
+        warm = _ping_run("latency", ip, 1, timeout / 3, 0.0, 56, timeout / 3)
+        warm_ms = warm["rtt_ms"][0] if warm["rtt_ms"] else None
+    left = max(0.5, timeout - (time.monotonic() - started))
+    res = _ping_run("latency", ip, count, left, interval, 56, None)
+    res["warmup_ms"] = warm_ms
+    res["duration_s"] = round(time.monotonic() - started, 4)
     if res["ok"] and res["loss_pct"] is not None and res["loss_pct"] > max_loss_pct:
         res["ok"] = False
         res["reason"] = (f"{res['loss_pct']}% of ICMP echoes to {res['ip']} were lost "

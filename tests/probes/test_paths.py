@@ -66,6 +66,9 @@ def test_ping_and_latency(pair):
     rc, res, _ = a.probe("latency", B_IP, "--count", "5", "--interval", "0.02")
     assert rc == 0 and res["received"] == 5
     assert set(res) >= {"min_ms", "avg_ms", "max_ms", "stddev_ms", "loss_pct"}
+    assert res["warmup_ms"] is not None  # the warm-up echo went first and was answered, not counted
+    rc, res, _ = a.probe("latency", B_IP, "--count", "2", "--interval", "0.02", "--no-warmup")
+    assert rc == 0 and res["received"] == 2 and res["warmup_ms"] is None
     b.run("iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP")
     rc, res, _ = a.probe("ping", B_IP, "--count", "2", "--interval", "0.05", "--timeout", "1")
     assert rc == 1 and res["received"] == 0 and res["loss_pct"] == 100
