@@ -51,8 +51,9 @@ SELECTIONS = (
     ("all passive: all --passive", ["all", "--passive"]),
 )
 RUN_TIMEOUT = 1800.0
-#: A DaemonSet with one pod per node in a namespace a check reads whole: Submariner's route agent
-#: (submariner-deployment judges every pod of submariner-operator). The fixture holds the DaemonSet.
+#: A DaemonSet with one pod per node in a namespace a check reads: Submariner's route agent
+#: (submariner-deployment judges every pod of submariner-operator, the route agent's from their Table rows).
+#: The fixture holds the DaemonSet.
 ROUTE_AGENT = "submariner-operator/submariner-routeagent=quay.io/submariner/submariner-route-agent:0.17.1"
 
 
@@ -241,14 +242,15 @@ def record_key(record: dict[str, Any]) -> str | None:
     if "continue" in query:
         return None
     parts = [record["path"]] + [f"{k}={query[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in query]
-    return ";".join(parts + (["meta"] if "PartialObjectMetadata" in (record.get("accept") or "") else []))
+    accept = record.get("accept") or ""
+    return ";".join(parts + (["meta"] if "PartialObjectMetadata" in accept else []) + (["table"] if "as=Table" in accept else []))
 
 
 def expected_keys(argv: list[str]) -> set[str]:
     """The requests a selection should make of a cluster whose CRDs are all served: /version, discovery, and
     the queries its checks and the gate read ahead (the reports read nothing for themselves).
     """
-    from mcdiag.gather.api import PAGE_SIZE
+    from mcdiag.gather.api import PAGE_SIZE, TABLE_PAGE_SIZE
     from mcdiag.run.registry import resolve
     from mcdiag.run.session import prefetch_reads
 
@@ -257,9 +259,9 @@ def expected_keys(argv: list[str]) -> set[str]:
     checks = [registry.get(i) for i in ids] + [c for c in registry.checks if c.fatal]
     keys = {"/version", "/api", "/apis"}
     for q in prefetch_reads(checks):
-        params = {**q.params(), "limit": str(q.limit or PAGE_SIZE)}
+        params = {**q.params(), "limit": str(q.limit or (TABLE_PAGE_SIZE if q.table else PAGE_SIZE))}
         parts = [q.path()] + [f"{k}={params[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in params]
-        keys.add(";".join(parts + (["meta"] if q.metadata_only else [])))
+        keys.add(";".join(parts + (["meta"] if q.metadata_only else []) + (["table"] if q.table else [])))
     return keys
 
 
@@ -700,7 +702,7 @@ fetching exactly the requests mcdiag made (the same queries, as many pages), wit
 concurrency. The machine may be shared: the load average stands beside each figure, and
 figures are medians. The largest size runs a second time with a Submariner route agent pod
 on every node (`--agent-sizes`), the shape of a real Submariner cluster, whose pods one check
-reads whole (see "What mcdiag reads, and what grows with the cluster" below).
+reads (see "What mcdiag reads, and what grows with the cluster" below).
 
 Targets (issue 12): at 150,000 pods and 5,000 nodes per cluster, at most 40 requests and 5 MB
 read per cluster, peak RSS at most 200 MB, wall time at most 1.5x the bare fetch and at most 2x
@@ -720,7 +722,9 @@ clusters), each distinct query once per cluster, and serves narrower queries out
 ones it holds. The reports' cluster facts (provider, CNI, CIDRs) are worked out from what the
 checks read, never read for themselves: `mcdiag run k8s-version` shows the provider and the
 version, and leaves the CNI and the CIDRs out. Objects lose `metadata.managedFields` as they
-are parsed (no check judges who wrote a field; it is often a third of an object).
+are parsed (no check judges who wrote a field; it is often a third of an object). Where what
+`kubectl get` prints is what decides, a query asks for the `Table` form of the list: one row of
+kubectl's columns per object instead of the object.
 
 What the reads are, by what they grow with:
 
@@ -728,7 +732,7 @@ What the reads are, by what they grow with:
 |---|---|---|
 | nothing (one object, or an existence test) | one node (`limit=1`); one pod per CNI agent label (`app=ovnkube-node`, `name=weave-net`, `app=kindnet`: metadata, `limit=1`); namespaces, ConfigMaps, the Lighthouse Service and OpenShift objects by name | api-access (nodes listable), CNI detection (flannel's node annotations, k3s's node args on that node), provider detection, broker-clusters, cluster-cidrs (kubeadm-config), kube-proxy-mode |
 | what is installed, not the nodes | every DaemonSet (whole); kube-system's ConfigMaps, Services and Deployments; the control plane's pods (`component in (kube-apiserver,kube-controller-manager)` in kube-system); Submariner's DaemonSets, Deployments and custom resources; nodes labelled `submariner.io/gateway=true` or `gateway=true` (whole) | DNS, kube-proxy, CNI, Submariner and Netmaker checks, gateway-nodes |
-| the nodes (a pod per node) | every pod of Submariner's namespace, whole: the route agent runs on every node | submariner-deployment |
+| the nodes (a pod per node), as rows | the route agent's pods (`app=submariner-routeagent` in Submariner's namespace) in the `Table` form: kubectl's READY, STATUS, RESTARTS and NODE, about 100 bytes a pod, 2,000 rows a page; the namespace's other pods (`app!=submariner-routeagent`: gateway, operator, Lighthouse, metrics proxy, Globalnet) whole | submariner-deployment |
 | the nodes, Netmaker clusters only | every node (whole) and netmak8s's pods (`app in (netclient,netclient-gateway,servicex)`) | netclient-deployment |
 | the nodes, only as a last resort | every node (whole) | cluster-cidrs, when no other source names the pod CIDR; the active checks' second node, when none of the first 20 non-gateway nodes is Ready |
 | the exported services | each exported Service by name; every Service's name (metadata) for Netmaker's servicex | service-exports, globalnet, the active service checks |
@@ -740,16 +744,27 @@ every pod is ready while one is not (`tests/golden`: *daemonset-status-stale*; a
 in CrashLoopBackOff while the pod's phase is Running, restarts, evicted pods left behind). No
 server-side selector finds a not-Ready pod (field selectors know `status.phase`, which a
 crash-looping pod keeps at Running), and trusting the DaemonSet's counts would lose that verdict.
-So the check keeps reading the namespace's pods whole, and the route agent's one pod per node
-makes that the one read of a Submariner cluster that grows with the nodes: the
-"route agent pod per node" rows above show its cost at 5,000 nodes (about 5 kB per pod, in
-pages of 500). The other per-node DaemonSets are not read: kube-proxy's (kube-proxy-mode reads
+So the check reads every pod of the namespace, but the route agent's one pod per node in the
+`Table` form, as `kubectl get pods` reads them (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`,
+`includeObject=None`): kube-apiserver prints each pod's row with kubectl's printer, and the check
+judges the cells that decide and names them in its messages: READY (ready of all containers),
+STATUS (the reason kubectl shows: CrashLoopBackOff, ImagePullBackOff, Init:..., Terminating,
+Evicted, Pending), RESTARTS (a warning from 5 on, as for whole pods) and NODE. A row is about
+100 bytes where the pod is about 5 kB, so rows come 2,000 a page: 3 requests at 5,000 nodes
+where whole pods took 10 pages of 500. The other pods of the namespace (gateway, operator,
+Lighthouse, metrics proxy, Globalnet: a handful whatever the nodes) are read whole
+(`app!=submariner-routeagent`). The route agents' rows remain the one read of a Submariner
+cluster that grows with the nodes: the "route agent pod per node" rows above show its cost at
+5,000 nodes. A server that refuses the `Table` form (406) or answers whole objects is read
+whole, and mcdiag prints the rows itself (`mcdiag/gather/table.py`, kubectl's rules); it does
+the same where it already holds the pods whole (a broader query, a snapshot, the in-memory
+tests), while a table query never answers one for whole objects. The emulator serves tables
+with its own printer (`mcdiag/lab/emulator/printers.py`), and a test holds the two printers to
+the same cells. The other per-node DaemonSets are not read: kube-proxy's (kube-proxy-mode reads
 its DaemonSet and ConfigMap), Calico's (calico-prereqs reads IP pools). Netmaker's netclient
-pods are read on Netmaker clusters only, by label. Ways to shrink the route agents' cost
-without losing the verdict, not built: the `Table` form of the list (kubectl's columns: ready
-containers, status reason, restarts; a few hundred bytes per pod), or judging the route agents
-by their RouteAgent objects (`routeagent-connections` reads those already) and reading pods
-only where a DaemonSet's counts and its RouteAgents disagree.
+pods are read on Netmaker clusters only, by label. Not built: judging the route agents by their
+RouteAgent objects (`routeagent-connections` reads those already) and reading pods only where a
+DaemonSet's counts and its RouteAgents disagree, which would make the read flat in the nodes.
 
 ### Against the bare fetch: a fixed cost, not a per-object one
 

@@ -88,10 +88,11 @@ class SubmarinerDeployment(Check):
     title = "Submariner components ready"
     tags = frozenset({"passive", "submariner"})
     providers = SUBMARINER
-    #: Every pod of Submariner's namespace, whole: a pod can be not Ready while its DaemonSet's status says
-    #: otherwise (stale), so each is judged. The route agent's pods (one per node) make this grow with the nodes.
-    reads = reads((submariner.SUBMARINER_PODS, submariner.SUBMARINER_DAEMONSETS, submariner.SUBMARINER_DEPLOYMENTS),
-                  submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
+    #: Every pod of Submariner's namespace is judged: a pod can be not Ready while its DaemonSet's status says
+    #: otherwise (stale). The route agent's pods (one per node) are read as rows of kubectl's columns (READY,
+    #: STATUS, RESTARTS, NODE: what decides), every other pod (a handful) whole.
+    reads = reads((submariner.SUBMARINER_COMPONENT_PODS, submariner.ROUTEAGENT_POD_ROWS, submariner.SUBMARINER_DAEMONSETS,
+                   submariner.SUBMARINER_DEPLOYMENTS), submariner.SUBMARINER_SETTINGS_READS, cluster.PROVIDER_READS)
     hint = "Inspect the failing pods (kubectl -n submariner-operator describe pod NAME; kubectl logs NAME --previous)."
     docs = TROUBLESHOOTING_DOCS
 
@@ -99,7 +100,8 @@ class SubmarinerDeployment(Check):
         view = ctx.cluster
         settings = view.fact(submariner.submariner_settings)
         ns = settings.namespace
-        pods = view.list(submariner.here(view, submariner.SUBMARINER_PODS))
+        pods = view.list(submariner.here(view, submariner.SUBMARINER_COMPONENT_PODS))
+        agent_rows = view.list(submariner.here(view, submariner.ROUTEAGENT_POD_ROWS))
         daemonsets = {meta(d).get("name"): d for d in view.list(submariner.here(view, submariner.SUBMARINER_DAEMONSETS))}
         deployments = {meta(d).get("name"): d for d in view.list(submariner.here(view, submariner.SUBMARINER_DEPLOYMENTS))}
         want_ds = [GATEWAY_DAEMONSET, ROUTEAGENT_DAEMONSET, METRICS_DAEMONSET] + ([GLOBALNET_DAEMONSET] if settings.globalnet else [])
@@ -119,7 +121,11 @@ class SubmarinerDeployment(Check):
                     found.fail(f"{kind} {ns}/{name} not found", missing_hint)
                     continue
                 checked.append(f"{kind} {ns}/{name}")
-                problems, warnings = objects.workload_readiness(obj, pods)
+                if kind == "DaemonSet" and name == ROUTEAGENT_DAEMONSET:  # its pods are rows (and any it owns unlabelled)
+                    problems, warnings = objects.rows_readiness(obj, agent_rows, pods)
+                    seen_pods.update(qualname(r) for r in agent_rows)
+                else:
+                    problems, warnings = objects.workload_readiness(obj, pods)
                 for p in problems:
                     found.fail(p, pod_hint)
                 for w in warnings:
@@ -129,6 +135,14 @@ class SubmarinerDeployment(Check):
             if qualname(pod) in seen_pods:
                 continue
             st = objects.pod_state(pod)
+            if st.problem:
+                found.fail(st.problem, pod_hint)
+            elif st.warning:
+                found.warn(st.warning + " (unstable)", pod_hint)
+        for row in agent_rows:  # the route agent's pods when its DaemonSet is missing
+            if qualname(row) in seen_pods:
+                continue
+            st = objects.row_state(row)
             if st.problem:
                 found.fail(st.problem, pod_hint)
             elif st.warning:
@@ -151,9 +165,10 @@ class SubmarinerDeployment(Check):
             )
         return found.outcome(
             self,
-            f"{len(checked)} Submariner workloads ready in {ns} ({len(pods)} pods Running and Ready); active gateway pod {', '.join(active)}",
+            f"{len(checked)} Submariner workloads ready in {ns} ({len(pods) + len(agent_rows)} pods Running and Ready); "
+            f"active gateway pod {', '.join(active)}",
             workloads=checked,
-            pods=len(pods),
+            pods=len(pods) + len(agent_rows),
             active_gateway_pods=active,
             globalnet=settings.globalnet,
             service_discovery=settings.service_discovery,

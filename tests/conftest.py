@@ -154,6 +154,8 @@ def query_key(record: Any) -> str | None:
     parts = [record.path] + [f"{k}={record.query[k]}" for k in ("labelSelector", "fieldSelector", "limit") if k in record.query]
     if "PartialObjectMetadata" in (record.accept or ""):
         parts.append("meta")
+    if "as=Table" in (record.accept or ""):
+        parts.append("table")
     return ";".join(parts)
 
 

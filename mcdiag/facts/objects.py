@@ -144,6 +144,80 @@ def pod_state(pod: dict[str, Any]) -> PodState:
     return state
 
 
+#: STATUS values of a pod row that are no problem by themselves (READY and RESTARTS decide).
+_ROW_FINE = frozenset({"Running", "Completed", "Succeeded"})
+#: STATUS values of a pod row that mean its containers have not started yet.
+_ROW_STARTING = frozenset({"Pending", "ContainerCreating", "PodInitializing"})
+
+
+def _count(cell: Any) -> tuple[int, int] | None:
+    """``(ready, total)`` of a READY cell (``1/2``), or ``None``."""
+    ready, _, total = str(cell or "").partition("/")
+    return (int(ready), int(total)) if ready.isdigit() and total.isdigit() else None
+
+
+def row_restarts(cell: Any) -> int:
+    """The restarts a RESTARTS cell counts (``6 (5m ago)`` is 6)."""
+    head = str(cell if cell is not None else "").split(" ", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def row_state(row: dict[str, Any]) -> PodState:
+    """Judge a pod by its row (kubectl's columns, :mod:`mcdiag.gather.table`), as :func:`pod_state` judges a pod.
+
+    STATUS names what a container waits in (``CrashLoopBackOff``, ``ImagePullBackOff``...), an
+    init step (``Init:0/1``, ``Init:Error``), ``Terminating``, ``Evicted`` (left behind: a warning)
+    or a phase; a ``Running`` pod with fewer READY containers than it has (or a readiness gate
+    not met) is not Ready; ``RESTART_WARN`` or more RESTARTS of a healthy pod is a warning.
+    """
+    cells = row.get("cells") or {}
+    name = qualname(row)
+    status = str(cells.get("Status") or "Unknown")
+    node = cells.get("Node") if cells.get("Node") not in (None, "", "<none>") else None
+    ready_count = _count(cells.get("Ready"))
+    gates = _count(cells.get("Readiness Gates"))
+    restarts = row_restarts(cells.get("Restarts"))
+    ready = status in _ROW_FINE and (ready_count is None or ready_count[0] >= ready_count[1]) \
+        and (gates is None or gates[0] >= gates[1])
+    state = PodState(name, node, status, ready, restarts)
+    where = f" on node {node}" if node else ""
+    if status == "Terminating":
+        state.problem = f"pod {name} is terminating"
+    elif status == "Evicted":
+        state.warning = f"pod {name} was evicted and left behind (Evicted)"
+    elif status in _ROW_STARTING:
+        state.problem = f"pod {name} is in phase Pending ({status}){where}"
+    elif status in ("Completed", "Succeeded"):
+        pass
+    elif status != "Running":
+        state.problem = (f"pod {name} is in {status} (READY {cells.get('Ready') or '?'}, "
+                         f"{restarts} restarts){where}")
+    elif not ready:
+        why = f"{ready_count[0]} of {ready_count[1]} containers ready" if ready_count else "READY unknown"
+        if gates is not None and gates[0] < gates[1]:
+            why += f"; readiness gates {gates[0]}/{gates[1]}"
+        state.problem = f"pod {name} is Running but not Ready ({why}){where}"
+    elif restarts >= RESTART_WARN:
+        state.warning = f"pod {name} has restarted {restarts} times"
+    return state
+
+
+def rows_readiness(
+    workload: dict[str, Any], rows: list[dict[str, Any]], pods: list[dict[str, Any]] | None = None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of a workload whose pods were read as rows (``rows``, all of them its pods):
+    :func:`workload_readiness` on the whole ``pods`` it may also own, then each row's state.
+    """
+    problems, warnings = workload_readiness(workload, pods or [])
+    for row in rows:
+        st = row_state(row)
+        if st.problem:
+            problems.append(st.problem)
+        elif st.warning:
+            warnings.append(st.warning)
+    return problems, warnings
+
+
 def workload_pods(workload: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pods of a DaemonSet (owned directly) or a Deployment (through its ``NAME-HASH`` ReplicaSet).
 

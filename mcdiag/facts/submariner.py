@@ -17,9 +17,16 @@ BROKER_NS = "submariner-k8s-broker"
 
 #: Queries in Submariner's namespace are declared for ``submariner-operator`` (where ``subctl`` installs it);
 #: :func:`here` points them at the namespace the cluster's Submariner CR is in, when that is another one.
-#: The pods there, whole (each pod's readiness is judged): the route agent runs one per node, so this
-#: list grows with the nodes (the one read of mcdiag that does).
+#: Every pod there (the queries below narrow it).
 SUBMARINER_PODS = R.PODS.within(SUBMARINER_NS)
+#: The route agent's pods are labelled ``app=submariner-routeagent`` (one per node).
+ROUTEAGENT_APP = "submariner-routeagent"
+#: Every pod of Submariner's namespace but the route agent's, whole (each pod's readiness is judged):
+#: the gateway, operator, Lighthouse, metrics proxy and Globalnet pods, a handful whatever the nodes.
+SUBMARINER_COMPONENT_PODS = SUBMARINER_PODS.where(labels=f"app!={ROUTEAGENT_APP}")
+#: The route agent's pods in the ``Table`` form (kubectl's READY, STATUS, RESTARTS, NODE; a few hundred
+#: bytes each): one per node, so the one read of a Submariner cluster that grows with the nodes, kept small.
+ROUTEAGENT_POD_ROWS = SUBMARINER_PODS.where(labels=f"app={ROUTEAGENT_APP}").as_table()
 #: The gateway pod labelled active (one, or none).
 ACTIVE_GATEWAY_PODS = SUBMARINER_PODS.where(labels="gateway.submariner.io/status=active")
 SUBMARINER_DAEMONSETS = R.DAEMONSETS.within(SUBMARINER_NS)

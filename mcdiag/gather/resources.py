@@ -3,7 +3,8 @@
 A query is a group/version/plural, optionally limited to one namespace, to the
 objects a label and a field selector select, and to their metadata only
 (``PartialObjectMetadataList``, asked for through the ``Accept`` header, as
-kube-apiserver serves it). The view sends each distinct query at most once per
+kube-apiserver serves it), or to the ``Table`` form (one row of kubectl's columns
+per object: :mod:`mcdiag.gather.table`). The view sends each distinct query at most once per
 cluster and run, and answers a query from a broader one it already holds
 (:meth:`Resource.covers`); snapshots store the answer of every query asked.
 
@@ -15,6 +16,7 @@ query are the same query::
     NODES.where(labels="submariner.io/gateway=true").metadata()
     CONFIGMAPS_KUBE_SYSTEM.named("kubeadm-config")          # one object, by name
     PODS.where(labels="app=kindnet").metadata().first(1)     # an existence test: one page of one item
+    PODS.within("ns").where(labels="app=agent").as_table()   # READY, STATUS, RESTARTS, NODE of each pod
 
 ``first(n)`` asks for the first ``n`` objects only (``limit=n``, one page, no
 ``continue``): an existence test, or a sample (one node, in the API's order, which is
@@ -28,6 +30,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from mcdiag.gather.table import TABLE_ACCEPT, is_row, row_of
 
 #: The ``Accept`` header of a metadata-only list (kube-apiserver answers ``PartialObjectMetadataList``).
 METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -169,6 +173,8 @@ class Resource:
     metadata_only: bool = False
     #: At most this many objects, the first ones in the API's order (one page); 0 for every object.
     limit: int = 0
+    #: The ``Table`` form: one row of kubectl's columns per object (:mod:`mcdiag.gather.table`), not the objects.
+    table: bool = False
 
     def __post_init__(self) -> None:
         # One spelling per query, so that equal queries merge (``b=2,a=1`` is ``a=1,b=2``).
@@ -192,7 +198,15 @@ class Resource:
 
     def metadata(self) -> Resource:
         """The same query, metadata only (names, labels, annotations, owners)."""
-        return replace(self, metadata_only=True)
+        return replace(self, metadata_only=True, table=False)
+
+    def as_table(self) -> Resource:
+        """The same query in the ``Table`` form: a row record of kubectl's columns per object (READY, STATUS...).
+
+        A few hundred bytes per object where a whole pod is several kB; judge what the columns
+        say (:mod:`mcdiag.gather.table`). Served from whole objects where the view holds them.
+        """
+        return replace(self, table=True, metadata_only=False)
 
     def named(self, name: str) -> Resource:
         """The same query, selecting the object called ``name`` (``metadata.name``, which every kind serves)."""
@@ -212,7 +226,7 @@ class Resource:
     @property
     def narrowed(self) -> bool:
         """Whether the query is anything but every whole object of its kind."""
-        return bool(self.namespace or self.labels or self.fields or self.metadata_only or self.limit)
+        return bool(self.namespace or self.labels or self.fields or self.metadata_only or self.limit or self.table)
 
     # -- names -------------------------------------------------------------------------------
     @property
@@ -230,7 +244,7 @@ class Resource:
         """A stable name (also the snapshot file name).
 
         ``apps/v1/daemonsets@kube-system`` for a plain list, then ``;l=SELECTOR``,
-        ``;f=SELECTOR``, ``;meta`` and ``;n=LIMIT`` for what narrows it (:func:`from_key` reads it back).
+        ``;f=SELECTOR``, ``;meta``, ``;table`` and ``;n=LIMIT`` for what narrows it (:func:`from_key` reads it back).
         """
         base = f"{self.group_version}/{self.plural}"
         key = f"{base}@{self.namespace}" if self.namespace else base
@@ -239,6 +253,7 @@ class Resource:
         if self.fields:
             key += f";f={self.fields}"
         key += ";meta" if self.metadata_only else ""
+        key += ";table" if self.table else ""
         return key + (f";n={self.limit}" if self.limit else "")
 
     @property
@@ -249,6 +264,8 @@ class Resource:
             name = f"the first {self.limit} {name}" if self.limit > 1 else f"one of the {name}"
         if self.metadata_only:
             name = f"metadata of {name}"
+        if self.table:
+            name = f"rows (kubectl's columns) of {name}"
         if self.namespace:
             name += f" in namespace {self.namespace}"
         selected = [s for s in (self.labels, self.fields) if s]
@@ -272,7 +289,9 @@ class Resource:
 
     @property
     def accept(self) -> str:
-        """The ``Accept`` header of the list request (metadata only falls back to whole objects)."""
+        """The ``Accept`` header of the list request (metadata only and tables fall back to whole objects)."""
+        if self.table:
+            return TABLE_ACCEPT
         return f"{METADATA_ACCEPT},application/json" if self.metadata_only else "application/json"
 
     def rbac(self, verb: str = "list") -> str:
@@ -290,9 +309,19 @@ class Resource:
         metadata only (and selects on nothing but metadata then). A limited query covers
         only the same query with the same or a smaller limit (its first ``n`` objects are
         not those of a narrower selection); an unlimited one covers limited ones.
+
+        Tables: a whole-object query covers the table form of every query it covers (the
+        rows are printed from the objects); a table query covers only the same table query
+        (with the same or a smaller limit), never whole objects (rows carry no labels to cut by).
         """
         if (self.group, self.version, self.plural) != (other.group, other.version, other.plural):
             return False
+        if self.table:
+            if not other.table or (self.namespace, self.labels, self.fields) != (other.namespace, other.labels, other.fields):
+                return False
+            return not self.limit or bool(other.limit and other.limit <= self.limit)
+        if other.table:
+            return not self.metadata_only and self.covers(replace(other, table=False))
         if self.limit:
             return bool(other.limit and other.limit <= self.limit and self.namespace == other.namespace
                         and self.labels == other.labels and self.fields == other.fields
@@ -312,6 +341,11 @@ class Resource:
     def matches(self, obj: Mapping[str, Any]) -> bool:
         """Whether ``obj`` belongs to this query's answer (namespace, labels, fields)."""
         meta = obj.get("metadata") or {}
+        if is_row(obj):  # the server selected it; a row tells its namespace (when it has one) and name only
+            if self.namespace is not None and meta.get("namespace") not in (None, self.namespace):
+                return False
+            return all((meta.get("name") == value) == (op == "=") for path, op, value in _fields_of(self.fields)
+                       if path == "metadata.name")
         if self.namespace is not None and meta.get("namespace") != self.namespace:
             return False
         if self.labels:
@@ -328,7 +362,11 @@ class Resource:
         return True
 
     def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """``obj`` as this query answers it: a ``PartialObjectMetadata`` when metadata only, else itself."""
+        """``obj`` as this query answers it: a ``PartialObjectMetadata`` when metadata only, a row record
+        (:func:`mcdiag.gather.table.row_of`) in the table form, else itself.
+        """
+        if self.table:
+            return row_of(obj)
         if not self.metadata_only or obj.get("kind") == PARTIAL_KIND:
             return obj
         return {"apiVersion": PARTIAL_API_VERSION, "kind": PARTIAL_KIND, "metadata": obj.get("metadata") or {}}
@@ -336,7 +374,7 @@ class Resource:
     def cut(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The answer of this query, cut out of a broader query's ``items`` (shared objects, no copies)."""
         if not (self.namespace or self.labels or self.fields):
-            out = [self.shape(o) for o in items] if self.metadata_only else list(items)
+            out = [self.shape(o) for o in items] if (self.metadata_only or self.table) else list(items)
         else:
             out = [self.shape(o) for o in items if self.matches(o)]
         return out[: self.limit] if self.limit else out
@@ -364,7 +402,7 @@ BUILTIN_GROUPS = frozenset({"", "apps", "apiextensions.k8s.io"})
 
 
 def from_key(key: str) -> Resource:
-    """The query a :attr:`Resource.key` names (``v1/pods@kube-system;l=app=x;meta;n=1``); ValueError if malformed.
+    """The query a :attr:`Resource.key` names (``v1/pods@kube-system;l=app=x;meta;n=1``, ``...;table``); ValueError if malformed.
 
     Whether it is a custom resource is not in the key: anything outside the built-in groups is.
     """
@@ -378,7 +416,7 @@ def from_key(key: str) -> Resource:
     else:
         raise ValueError(f"not a query key: {key!r}")
     labels = fields = ""
-    metadata_only, limit = False, 0
+    metadata_only, limit, table = False, 0, False
     for part in parts:
         if part.startswith("l="):
             labels = part[2:]
@@ -386,13 +424,16 @@ def from_key(key: str) -> Resource:
             fields = part[2:]
         elif part == "meta":
             metadata_only = True
+        elif part == "table":
+            table = True
         elif part.startswith("n=") and part[2:].isdigit():
             limit = int(part[2:])
         else:
             raise ValueError(f"not a query key: {key!r} (at {part!r})")
     if not (version and plural):
         raise ValueError(f"not a query key: {key!r}")
-    return Resource(group, version, plural, namespace or None, group not in BUILTIN_GROUPS, labels, fields, metadata_only, limit)
+    return Resource(group, version, plural, namespace or None, group not in BUILTIN_GROUPS, labels, fields, metadata_only, limit,
+                    table)
 
 
 def core(plural: str, namespace: str | None = None) -> Resource:

@@ -112,14 +112,23 @@ def test_metadata_only_lists_are_partial_object_metadata(emu, api):
     assert one["kind"] == "PartialObjectMetadata" and one["metadata"]["name"] == "p-003" and "spec" not in one
 
 
-def test_unservable_accept_is_406_and_fallbacks_are_honoured(api):
-    status, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1"})
+def test_unservable_accept_is_406_and_fallbacks_are_honoured(emu, api):
+    status, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v2"})
     assert status == 406 and body["reason"] == "NotAcceptable"
     # the single-object form is not a list
     status, _ = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"})
     assert status == 406
-    _, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1,application/json"})
+    _, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v2,application/json"})
     assert body["kind"] == "PodList" and body["items"][0]["spec"]["containers"]
+    # the Table form of v1 is served, as kube-apiserver serves it; an emulator told to refuse it answers 406
+    _, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1"})
+    assert body["kind"] == "Table" and body["rows"] and body["columnDefinitions"][0]["name"] == "Name"
+    emu.tables = "refuse"
+    try:
+        status, body = raw(api, "GET", "/api/v1/pods", headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1,application/json"})
+        assert status == 406 and body["reason"] == "NotAcceptable"
+    finally:
+        emu.tables = "serve"
 
 
 def test_request_log_has_accept_header_and_response_size(emu, api):

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import trustme
 import yaml
 
+from .printers import table
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .store import (
     BUILTIN_RESOURCES,
@@ -352,6 +353,9 @@ class ApiEmulator:
         self.host = host
         self._port = port
         self.hang = False
+        #: How lists asked for in the ``Table`` form are answered: ``"serve"`` (as kube-apiserver),
+        #: ``"ignore"`` (whole objects, as a proxy that drops the ``as=`` parameter) or ``"refuse"`` (406).
+        self.tables = "serve"
         #: RBAC allow-list: ``authorize(user, verb, group, resource, namespace) -> bool`` (``resource`` may be
         #: ``plural/subresource``); False answers 403. None: every authenticated request is allowed.
         self.authorize: Callable[[str | None, str, str, str, str | None], bool] | None = None
@@ -553,6 +557,9 @@ class ApiEmulator:
             self._forbid_rules.clear()
             self._fail_rules.clear()
         self.hang = False
+        #: How lists asked for in the ``Table`` form are answered: ``"serve"`` (as kube-apiserver),
+        #: ``"ignore"`` (whole objects, as a proxy that drops the ``as=`` parameter) or ``"refuse"`` (406).
+        self.tables = "serve"
 
     def expire_continue_tokens(self) -> None:
         """Make every continue token issued so far answer 410 Expired (as after an etcd compaction)."""
@@ -1069,7 +1076,12 @@ class ApiEmulator:
             limit = int(limit_text)
         except ValueError:
             raise ApiError(400, "BadRequest", f"invalid limit {limit_text!r}") from None
-        partial = _wants_partial(req.headers.get("Accept"), listing=True)
+        form = _list_form(req.headers.get("Accept"), self.tables)
+        partial = form == "partial"
+        include = req.query.get("includeObject") or "Metadata"
+        if form == "table" and include not in ("None", "Metadata", "Object"):
+            raise ApiError(400, "BadRequest", f"includeObject: Unsupported value: {include!r}: supported values: "
+                                              '"None", "Metadata", "Object"')
         token = req.query.get("continue")
         start: tuple[str, str] | None = None
         if token:
@@ -1100,7 +1112,9 @@ class ApiEmulator:
                 meta["continue"] = _encode_continue(list_rv, last)
                 if where is None:  # as kube-apiserver: unknown (left out) when a selector is used
                     meta["remainingItemCount"] = store.count(rt.group, rt.kind, namespace, after=last)
-            if partial:
+            if form == "table":
+                body = table(rt.kind, rt.api_version, items, meta, include)
+            elif partial:
                 body = {
                     "kind": "PartialObjectMetadataList",
                     "apiVersion": "meta.k8s.io/v1",
@@ -1186,7 +1200,7 @@ def _wants_partial(accept: str | None, *, listing: bool) -> bool:
     Media ranges are tried in order, as kube-apiserver negotiates: a plain JSON (or any)
     type is whole objects; ``as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`` (of a list)
     or ``as=PartialObjectMetadata`` (of one object) is metadata only; other ``as=`` kinds
-    (``Table``) are not served.
+    are not served here (a list's ``Table`` form is negotiated by :func:`_list_form`).
     """
     if not accept:
         return False
@@ -1212,6 +1226,32 @@ def _wants_partial(accept: str | None, *, listing: bool) -> bool:
             f"application/json;as=PartialObjectMetadata{'List' if listing else ''};g=meta.k8s.io;v=v1 (got {accept!r})",
         )
     return False  # protobuf only: answered in JSON, as before
+
+
+_TABLE_GROUP_VERSIONS = ("v1", "v1beta1")
+
+
+def _list_form(accept: str | None, tables: str = "serve") -> str:
+    """The form of a list answer ``Accept`` asks for: ``"whole"``, ``"partial"`` or ``"table"``.
+
+    Media ranges are tried in order, as kube-apiserver negotiates them:
+    ``as=Table;g=meta.k8s.io;v=v1`` (or ``v1beta1``) is the table form, unless the
+    emulator is told to ignore it (the next range decides) or to refuse it (406).
+    """
+    if accept and "as=Table" in accept and tables != "serve":
+        if tables == "refuse":
+            raise ApiError(406, "NotAcceptable", f"only the following media types are accepted: application/json, "
+                                                 f"application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 (got {accept!r})")
+        accept = ",".join(m for m in accept.split(",") if "as=Table" not in m) or "application/json"
+    for media in (accept or "").split(","):
+        parts = [p.strip() for p in media.split(";")]
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in _TABLE_GROUP_VERSIONS:
+            return "table"
+        if params.get("as") == "Table":
+            continue
+        return "partial" if _wants_partial(media, listing=True) else "whole"
+    return "partial" if _wants_partial(accept, listing=True) else "whole"
 
 
 def _not_served() -> ApiError:
