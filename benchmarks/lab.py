@@ -28,6 +28,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -355,8 +356,10 @@ def splice(doc: Path, section: list[str]) -> None:
         text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     elif "### The lab" in text:
         head, _, tail = text.partition("### The lab")
-        rest = tail.split("\n### ", 1)
-        text = head + "### The lab\n\n" + block + "\n" + ("\n### " + rest[1] if len(rest) > 1 else "")
+        # The section ends at the next heading of its level or above (### or ##).
+        match = re.search(r"^#{2,3} ", tail, flags=re.M)
+        rest = tail[match.start():] if match else ""
+        text = head + "### The lab\n\n" + block + "\n" + ("\n" + rest if rest else "")
     else:
         text = text.rstrip("\n") + "\n\n### The lab\n\n" + block + "\n"
     doc.write_text(text)

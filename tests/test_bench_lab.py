@@ -30,3 +30,13 @@ def test_render_and_splice(tmp_path):
     assert lab.kept_section(doc) == section and "Not run in this run" not in doc.read_text()
     lab.splice(doc, [lab.BEGIN, "again", lab.END])
     assert lab.kept_section(doc) == [lab.BEGIN, "again", lab.END] and doc.read_text().startswith("# Performance")
+
+
+def test_splice_keeps_the_sections_after_the_lab(tmp_path):
+    """The first splice (no markers yet) replaces the lab's text only, up to the next heading of any level."""
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\n### The lab\n\nNot run.\n\n## What mcdiag reads\n\ntable\n\n### The trade-off\n\ntext\n")
+    lab.splice(doc, [lab.BEGIN, "figures", lab.END])
+    text = doc.read_text()
+    assert "Not run." not in text and "figures" in text
+    assert "## What mcdiag reads\n\ntable" in text and "### The trade-off\n\ntext" in text
