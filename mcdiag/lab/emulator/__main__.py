@@ -11,6 +11,7 @@ prints ``serving NAME at URL`` and serves until SIGTERM or SIGINT (exit 0).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             generate_cluster(nodes, args.generate_pods, name=args.name, pod_cidr=args.pod_cidr, node_cidr=args.node_cidr,
                              agents=tuple(agents))
         )
+        # Millions of long-lived containers: without this, every full collection of the cyclic garbage
+        # collector walks them all (about 1.5 s at 150,000 pods), inside whichever request triggered it.
+        gc.collect()
+        gc.freeze()
     if args.request_log:
         log_file = args.request_log.open("a", encoding="utf-8", buffering=1)
         fields = ("method", "path", "query", "status", "accept", "size")

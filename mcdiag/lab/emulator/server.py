@@ -224,6 +224,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Go's net/http (kube-apiserver) sets: the status line, headers and body go out
+    # in separate writes, and with Nagle each answer waited ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "mcdiag-emulator"
     sys_version = ""
     server: _Server
