@@ -565,7 +565,7 @@ def targets_table(rows: list[SizeRow], selections, startup: dict[str, list[Measu
     for r in (r for r in rows if r.agents and any(m.ok for m in r.runs)):
         good = [m for m in r.runs if m.ok]
         shape = f"the same with a route agent pod on each of the {r.nodes:,} nodes"
-        why = ": submariner-deployment reads every pod of submariner-operator whole (see below)"
+        why = ": submariner-deployment reads a row per route agent pod (see below)"
         line(f"{shape}: requests per cluster", max(r.requests), 40, "", "{:.0f}", why)
         line(f"{shape}: read per cluster", max(r.bytes) / 1e6, 5, " MB", why=why)
         line(f"{shape}: peak RSS", median([m.rss_mb for m in good]), 200, " MB", "{:.0f}", why)
@@ -768,21 +768,27 @@ DaemonSet's counts and its RouteAgents disagree, which would make the read flat 
 
 ### Against the bare fetch: a fixed cost, not a per-object one
 
-mcdiag's wall time is about 0.8 s at every size above, against about 0.3 s for the bare client
-fetching the same requests: the ratio misses its 1.5x at 150,000 pods because the fetch there
-is as small as at 0 pods, and what is left is mcdiag's fixed cost. A py-spy profile (`--idle`,
-500 Hz) of a run on two empty clusters, main thread:
+mcdiag's wall time is about 0.45 s at every size above, nearly all of it its own CPU, against
+about 0.2 s for the bare client fetching the same requests: the ratio misses its 1.5x at 150,000
+pods because the fetch there is as small as at 0 pods, and what is left is mcdiag's start-up. A
+py-spy profile (`--idle`, 500 Hz; the profiler slows the run by about a third) of a run on two
+empty clusters, main thread:
 
 | part of the run | main thread |
 |---|---|
-| the checks' reads, in rounds: discovery and the gate (`/version`, one node), then the prefetch of every declared query, then what a check finds it needs; each round waits for its slowest answer | 0.47 s |
-| finding the checks (entry points, importing the check modules) | 0.09 s |
-| other imports, argument parsing, starting the check threads, writing the four reports | 0.25 s |
-| loading the two kubeconfigs | 0.05 s |
+| the checks' reads, in rounds: discovery and the gate (`/version`, one node), then the prefetch of every declared query, then what a check finds it needs | 0.23 s |
+| imports at start (the CLI, the run, the report writers) | 0.21 s |
+| finding the checks (entry points, importing the check modules) | 0.07 s |
+| starting the check threads and waiting for them | 0.05 s |
+| loading the two kubeconfigs | 0.04 s |
 
-The bare client imports urllib3 and sends every request at once. Loading the kubeconfigs took
-0.31 s before mcdiag read them itself: the kubernetes client's package imports every API class
-and model (a run no longer imports it; `tests/test_kubeconfig_loader.py`).
+The bare client imports urllib3 and sends every request at once. Two costs are gone since the
+first measurements: loading the kubeconfigs took 0.31 s while mcdiag used the kubernetes
+client's loader (its package imports every API class and model; mcdiag now reads kubeconfigs
+itself, `tests/test_kubeconfig_loader.py`), and every answer of the emulator waited about 40 ms
+for a delayed ACK (Nagle; kube-apiserver, like any Go server, sets TCP_NODELAY, and now so does
+the emulator) and, at 150,000 pods, a request now and then paid for a full pass of the garbage
+collector over the stored objects (about 1.5 s; the emulator freezes them out of it now).
 
 ### Narrower than before, and what that changes
 
