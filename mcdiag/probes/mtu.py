@@ -68,16 +68,16 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
     silent: list[int] = []
     rtt_box: list[float] = []  # the shortest round trip of a reply so far
 
-    def probe(size: int, record: bool = True) -> str:
+    def probe(size: int, record: bool = True, patient: bool = False) -> str:
         """Return 'ok', 'frag', 'local', 'error' or 'silent' for one size.
 
-        The first attempt waits the short time the path's RTT allows; the next ones wait the whole
-        ``probe_timeout``, and a late reply to an earlier attempt of the same size counts: a busy
-        path (a loaded gateway, a slow first packet) is not taken for one that drops the size.
+        Each attempt waits the short time the path's RTT allows (``patient``: the whole
+        ``probe_timeout``), and a late reply to an earlier attempt of the same size counts. A size
+        that stays silent is tried again patiently before it is called a black hole (below).
         """
         outcome = "silent"
         mine: set[int] = set()
-        for attempt in range(attempts):
+        for _ in range(attempts):
             if time.monotonic() >= deadline:
                 return "timeout"
             seq_box[0] += 1
@@ -93,7 +93,7 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
                 res["tried"][str(size)] = f"send error: {errno_reason(exc)}"
                 return "error"
             sent_at = time.monotonic()
-            wait = probe_timeout if not rtt_box or attempt else min(probe_timeout, max(0.2, 10 * rtt_box[0]))
+            wait = probe_timeout if not rtt_box or patient else min(probe_timeout, max(0.2, 10 * rtt_box[0]))
             until = min(deadline, sent_at + wait)
             while outcome == "silent":
                 events = pinger.recv(until)
@@ -181,12 +181,12 @@ def path_mtu(ip: str, timeout: float = 10.0, lo: int = 576, hi: int = 9000,
         stalled = False
         while (suspects := larger_silent(good)) and time.monotonic() < deadline:
             size = suspects[0]
-            again = probe(size, record=False)
+            again = probe(size, record=False, patient=True)
             if again != "ok":
                 # Still silent: does the working size answer right now? If it does not either, the
                 # path stalled while it was measured, which says nothing of sizes.
                 if again == "silent":
-                    stalled = probe(good, record=False) not in ("ok", "timeout")
+                    stalled = probe(good, record=False, patient=True) not in ("ok", "timeout")
                     res["control"] = {"size": good, "answered": not stalled}
                 break
             res["tried"][str(size)] = "ok (late)"
