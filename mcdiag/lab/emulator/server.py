@@ -282,18 +282,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = str(resp.body).encode()
             ctype = resp.content_type or "text/plain; charset=utf-8"
-        try:
-            self.send_response(resp.status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Cache-Control", "no-cache, private")
-            self.send_header("Audit-Id", secrets.token_hex(16))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-            self.wfile.flush()
-        finally:
-            emu._record(req, resp.status, user_agent, len(payload))
+        # Recorded before the answer goes out: a client that has its answer finds the request in
+        # the log (recorded after, a fast client could look before the line was there).
+        emu._record(req, resp.status, user_agent, len(payload))
+        self.send_response(resp.status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", secrets.token_hex(16))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
