@@ -131,22 +131,14 @@ class SubmarinerDeployment(Check):
                 for w in warnings:
                     found.warn(w + " (unstable)", pod_hint)
                 seen_pods.update(qualname(p) for p in objects.workload_pods(obj, pods))
-        for pod in pods:
-            if qualname(pod) in seen_pods:
-                continue
-            st = objects.pod_state(pod)
-            if st.problem:
-                found.fail(st.problem, pod_hint)
-            elif st.warning:
-                found.warn(st.warning + " (unstable)", pod_hint)
-        for row in agent_rows:  # the route agent's pods when its DaemonSet is missing
-            if qualname(row) in seen_pods:
-                continue
-            st = objects.row_state(row)
-            if st.problem:
-                found.fail(st.problem, pod_hint)
-            elif st.warning:
-                found.warn(st.warning + " (unstable)", pod_hint)
+        # Pods no workload above owns, and the route agent's rows when its DaemonSet is missing.
+        problems, warnings = objects.sort_states(
+            [objects.pod_state(p) for p in pods if qualname(p) not in seen_pods]
+            + [objects.row_state(r) for r in agent_rows if qualname(r) not in seen_pods])
+        for p in problems:
+            found.fail(p, pod_hint)
+        for w in warnings:
+            found.warn(w + " (unstable)", pod_hint)
         active = sorted(
             qualname(p)
             for p in pods

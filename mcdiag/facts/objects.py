@@ -8,6 +8,7 @@ and whether they are ready (ready, not merely scheduled).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,13 +210,8 @@ def rows_readiness(
     :func:`workload_readiness` on the whole ``pods`` it may also own, then each row's state.
     """
     problems, warnings = workload_readiness(workload, pods or [])
-    for row in rows:
-        st = row_state(row)
-        if st.problem:
-            problems.append(st.problem)
-        elif st.warning:
-            warnings.append(st.warning)
-    return problems, warnings
+    more_problems, more_warnings = sort_states(row_state(row) for row in rows)
+    return problems + more_problems, warnings + more_warnings
 
 
 def workload_pods(workload: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -276,12 +272,17 @@ def workload_problem(workload: dict[str, Any]) -> str | None:
 
 def workload_readiness(workload: dict[str, Any], pods: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """(problems, warnings) of a DaemonSet or Deployment: :func:`workload_problem`, then each of its pods' state."""
+    problems, warnings = sort_states(pod_state(pod) for pod in workload_pods(workload, pods))
+    if (problem := workload_problem(workload)) is not None:
+        problems.insert(0, problem)
+    return problems, warnings
+
+
+def sort_states(states: Iterable[PodState]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of pod states (whole pods or rows), in order; a state with a problem adds no warning."""
     problems: list[str] = []
     warnings: list[str] = []
-    if (problem := workload_problem(workload)) is not None:
-        problems.append(problem)
-    for pod in workload_pods(workload, pods):
-        st = pod_state(pod)
+    for st in states:
         if st.problem:
             problems.append(st.problem)
         elif st.warning:
