@@ -48,7 +48,7 @@ class VxlanFirewall(ActiveCheck):
                            "vxlan-listen", True, wait)
         send = self.spec(other.name, ["udp-send", "--to", f"{gw.ip}:{VXLAN_PORT}", "--vxlan-vni", str(VXLAN_VNI), "--marker", mark],
                          "vxlan-send", True)
-        [(received, sent)] = probes.pair_all([((view.name, listen), (view.name, send))])
+        [(received, sent)] = probes.pair_all([((view.name, listen), (view.name, send))], grace=self.datagram_grace(ctx))
         if (problem := listener_problem(received, sent)) is not None:
             return self.error(problem)
         details = {"gateway": gw.name, "gateway_ip": gw.ip, "sender": other.name, "sender_ip": other.ip, "port": VXLAN_PORT}
@@ -98,7 +98,7 @@ class TunnelFirewall(ActiveCheck):
                                "tunnel-listen", True, wait)
             send = self.spec(a_gw.name, ["udp-send", "--to", f"{tunnel.ip}:{port.port}", "--marker", mark], "tunnel-send", True)
             jobs.append(((b.name, listen), (a.name, send)))
-        results = probes.pair_all(jobs)
+        results = probes.pair_all(jobs, grace=self.datagram_grace(ctx))
         for received, sent in results:
             if (problem := listener_problem(received, sent)) is not None:
                 return self.error(problem)

@@ -29,8 +29,9 @@ class PodConnectivity(ActiveCheck):
             return err
         other = T.other_node(a, a_gw)
         sources = [("gateway", a_gw)] + ([("non-gateway", other)] if other.node is not None else [])
-        argv = ["tcp", f"{target.ip}:{target.port}", "--timeout", "5"]
-        results = probes.run_all([(a.name, self.spec(src.name, argv, "pod-conn", False, 5)) for _, src in sources])
+        wait = self.answer_timeout(ctx)
+        argv = ["tcp", f"{target.ip}:{target.port}", "--timeout", f"{wait:g}"]
+        results = probes.run_all([(a.name, self.spec(src.name, argv, "pod-conn", False, wait)) for _, src in sources])
         details: dict[str, Any] = {"target": f"{target.ip}:{target.port}", "target_node": target.node, "from": {}}
         if other.node is None:
             details["note"] = f"{a.name} has a single node: probed from the gateway only"
@@ -118,8 +119,11 @@ class Latency(ActiveCheck):
         a_gw, target, err = self.gateway_and_target(ctx, probes)
         if err:
             return err
-        argv = ["latency", target.ip, "--count", "10", "--interval", "0.1", "--timeout", "6"]
-        r = probes.run(a.name, self.spec(a_gw.name, argv, "latency", False, 6))
+        # The warm-up (echoes until the first reply) waits --answer-timeout; the series then gets 1 s to send and 1 s more.
+        wait = self.answer_timeout(ctx)
+        argv = ["latency", target.ip, "--count", "10", "--interval", "0.1", "--timeout", f"{wait + 4:g}",
+                "--warmup-wait", f"{wait:g}"]
+        r = probes.run(a.name, self.spec(a_gw.name, argv, "latency", False, wait + 4))
         if (problem := not_started(r)) is not None:
             return self.error(problem)
         d = r.data

@@ -9,9 +9,11 @@ DNS is decided, not waited out: from a pod on A's gateway node each name is aske
 DNS and of the DNS that owns B's zone for A (A's Lighthouse DNS; with Netmaker the server A's
 Corefile forwards B's network to), at the same moment. The echo service's name, made for this run,
 is asked of its owner first, again only while the owner does not know it yet (bounded by
-:data:`ECHO_DNS_WAIT`), and then of A's cluster DNS; once the owner answers and A's cluster DNS
-does not, the broken hop is A's cluster DNS. Both checks share each lookup (one per direction and
-service per run).
+:data:`ECHO_DNS_WAIT`), and then of A's cluster DNS, in the same probe pod (``dns --then``): at
+once after the owner's answer, or alongside it when the owner is silent for half the wait; once the
+owner answers and A's cluster DNS does not, the broken hop is A's cluster DNS. Every question waits
+``--answer-timeout`` (sent again after half of it). Both checks share each lookup (one per
+direction and service per run).
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from mcdiag.model import CheckContext, Outcome, Scope
 
 #: Seconds the echo service's name may take to reach the DNS that owns B's zone (only while that owner does not know it).
 ECHO_DNS_WAIT = 45.0
-DNS_TIMEOUT = 3.0
 #: Seconds between two questions about a name the owner does not know yet.
 DNS_RETRY = 2.0
+#: Seconds a denial may stay in A's cluster DNS's cache (CoreDNS's ``cache 30``): how long A's cluster DNS is asked
+#: again when it was asked while the owner still denied the name (only then).
+NEGATIVE_CACHE_WAIT = 30.0
+#: Seconds an HTTP exchange may take once connected (the connection itself waits ``--answer-timeout``).
 HTTP_TIMEOUT = 5.0
 SERVICEIMPORTS = "/apis/multicluster.x-k8s.io/v1alpha1/namespaces"
 
@@ -108,22 +113,34 @@ class ServiceCheck(ActiveCheck):
     # -- names -------------------------------------------------------------------------------
     def lookup(self, ctx: CheckContext, probes: Any, svc: ServiceTarget, node: str) -> Lookup:
         """The shared lookup of ``svc``'s name for this direction (made once per run, by whichever check asks first)."""
-        bound = ECHO_DNS_WAIT + 3 * (float(getattr(probes, "start_timeout", 60.0)) + DNS_TIMEOUT + 20)
-        return probes.shared(("dns", ctx.a.name, ctx.b.name, svc.ref), lambda: self._lookup(ctx, probes, svc, node), bound)
+        wait = self.answer_timeout(ctx)
+        bound = ECHO_DNS_WAIT + NEGATIVE_CACHE_WAIT + 3 * (float(getattr(probes, "start_timeout", 60.0)) + wait + 20)
+        return probes.shared(("dns", ctx.a.name, ctx.b.name, svc.ref), lambda: self._lookup(ctx, probes, svc, node, wait),
+                             bound)
+
+    @staticmethod
+    def _dns_argv(name: str, server: tuple[str, int] | None, timeout: float) -> list[str]:
+        argv = ["dns", name, "--timeout", f"{timeout:g}"]
+        if server is not None:
+            argv += ["--server", server[0], "--port", str(server[1])]
+        return argv
 
     def _ask(self, probes: Any, a: str, node: str, name: str, servers: list[tuple[str, int] | None],
-             timeout: float = DNS_TIMEOUT) -> tuple[list[dict[str, Any]], str]:
-        jobs = []
-        for server in servers:
-            argv = ["dns", name, "--timeout", f"{timeout:g}"]
-            if server is not None:
-                argv += ["--server", server[0], "--port", str(server[1])]
-            jobs.append((a, self.spec(node, argv, "dns", False, DNS_TIMEOUT + 5)))
+             timeout: float) -> tuple[list[dict[str, Any]], str]:
+        """Each server asked by its own probe pod, all at once."""
+        jobs = [(a, self.spec(node, self._dns_argv(name, server, timeout), "dns", False, timeout + 5)) for server in servers]
         results = probes.run_all(jobs)
         problem = not_started(*results)
         return [r.data or {} for r in results], problem or ""
 
-    def _lookup(self, ctx: CheckContext, probes: Any, svc: ServiceTarget, node: str) -> Lookup:
+    def _ask_owner_then(self, probes: Any, a: str, node: str, name: str, owner: tuple[str, int], server: tuple[str, int],
+                        timeout: float) -> tuple[dict[str, Any], str]:
+        """The owner, then A's cluster DNS, in one probe pod (``dns --then``): A's answer is the ``then`` field."""
+        argv = self._dns_argv(name, owner, timeout) + ["--then", server[0], "--then-port", str(server[1])]
+        r = probes.run(a, self.spec(node, argv, "dns", False, 2 * timeout + 5))
+        return r.data or {}, not_started(r) or ""
+
+    def _lookup(self, ctx: CheckContext, probes: Any, svc: ServiceTarget, node: str, wait: float) -> Lookup:
         a, b = ctx.a, ctx.b
         lk = Lookup(svc)
         name, why = T.exported_name(a, b, svc.namespace, svc.name)
@@ -139,11 +156,45 @@ class ServiceCheck(ActiveCheck):
             servers.append((owner.ip, owner.port))
         start = time.monotonic()
         deadline = start + (ECHO_DNS_WAIT if svc.temporary else 0.0)
-        if svc.temporary and owner.ip:
-            # A name made for this run: ask its owner alone until the owner knows it (bounded). Asking A's
-            # cluster DNS before that would only leave a cached NXDOMAIN there (CoreDNS caches denials).
+        if svc.temporary and owner.ip and server is not None:
+            # A name made for this run: ask its owner, and A's cluster DNS only once the owner knows it or is silent
+            # (the probe stages it): asking A's cluster DNS while the owner denies the name would only leave that
+            # denial in its cache (CoreDNS caches denials). Again, bounded, while the owner does not know it yet.
+            premature = False
             while True:
-                answers, problem = self._ask(probes, a.name, node, lk.name, [(owner.ip, owner.port)])
+                data, problem = self._ask_owner_then(probes, a.name, node, lk.name, (owner.ip, owner.port), server, wait)
+                if problem:
+                    lk.problem = problem
+                    return lk
+                then = data.pop("then", None)
+                lk.owner, lk.cluster = data, then or lk.cluster
+                denied = data.get("rcode_class") in ("nxdomain", "nodata")
+                # A's cluster DNS asked alongside an owner that was slow and then denied the name: it may cache that.
+                premature = premature or (denied and then is not None)
+                if not denied or time.monotonic() >= deadline:
+                    break
+                time.sleep(DNS_RETRY)
+            if denied and not lk.cluster:
+                # The owner still does not know it: what A's cluster DNS says completes the picture.
+                answers, problem = self._ask(probes, a.name, node, lk.name, [server], wait)
+                if problem:
+                    lk.problem = problem
+                    return lk
+                lk.cluster = answers[0]
+            elif premature and not lk.resolved and set(lk.owner.get("answers") or []) & set(svc.expected):
+                # The owner knows it now; A's cluster DNS may still hold the denial it was given: ask it again until
+                # that could have expired (only in this case).
+                until = time.monotonic() + NEGATIVE_CACHE_WAIT
+                while not lk.resolved and time.monotonic() < until:
+                    time.sleep(DNS_RETRY)
+                    answers, problem = self._ask(probes, a.name, node, lk.name, [server], wait)
+                    if problem:
+                        break
+                    lk.cluster = answers[0]
+        elif svc.temporary and owner.ip:
+            # No cluster DNS address to stage against (the probe uses its resolv.conf): the owner first, then it.
+            while True:
+                answers, problem = self._ask(probes, a.name, node, lk.name, [(owner.ip, owner.port)], wait)
                 if problem:
                     lk.problem = problem
                     return lk
@@ -151,9 +202,7 @@ class ServiceCheck(ActiveCheck):
                 if lk.owner.get("rcode_class") not in ("nxdomain", "nodata") or time.monotonic() >= deadline:
                     break
                 time.sleep(DNS_RETRY)
-            # An owner that does not answer leaves A's cluster DNS (which asks it) little to say: a shorter question.
-            quiet = lk.owner.get("rcode_class") not in ("answer", "nxdomain", "nodata")
-            answers, problem = self._ask(probes, a.name, node, lk.name, [server], DNS_TIMEOUT / 2 if quiet else DNS_TIMEOUT)
+            answers, problem = self._ask(probes, a.name, node, lk.name, [server], wait)
             if problem:
                 lk.problem = problem
                 return lk
@@ -161,7 +210,7 @@ class ServiceCheck(ActiveCheck):
         else:
             specific = False
             while True:
-                answers, problem = self._ask(probes, a.name, node, lk.name, servers)
+                answers, problem = self._ask(probes, a.name, node, lk.name, servers, wait)
                 if problem:
                     lk.problem = problem
                     return lk
@@ -176,7 +225,7 @@ class ServiceCheck(ActiveCheck):
             if not lk.resolved and set((lk.owner or {}).get("answers") or []) & set(svc.expected):
                 # The owner knows it and A's cluster DNS did not: ask A's cluster DNS once more, so a name that
                 # reached the owner between the two questions is not taken for a broken hop.
-                answers, problem = self._ask(probes, a.name, node, lk.name, [server])
+                answers, problem = self._ask(probes, a.name, node, lk.name, [server], wait)
                 if not problem:
                     lk.cluster = answers[0]
         lk.waited_s = round(time.monotonic() - start, 1)
@@ -385,8 +434,12 @@ class ServiceReachability(ServiceCheck):
         ip = svc.ips[0]
         urls = [f"http://{ip}:{svc.port}/"]
 
+        connect = self.answer_timeout(ctx)
+        whole = max(HTTP_TIMEOUT, connect + 3)
+
         def get(url: str) -> Any:
-            return probes.run(a.name, self.spec(node, ["http", url, "--timeout", str(HTTP_TIMEOUT)], "http", False, HTTP_TIMEOUT))
+            argv = ["http", url, "--timeout", f"{whole:g}", "--connect-timeout", f"{connect:g}"]
+            return probes.run(a.name, self.spec(node, argv, "http", False, whole))
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mcdiag-http") as pool:  # by IP needs no name: ask both at once
             by_ip = pool.submit(get, urls[0])

@@ -17,8 +17,11 @@ from mcdiag.active.executor import PodResult, PodSpec
 from mcdiag.facts import cluster, netmaker
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, CheckContext, Outcome
+from mcdiag.run.options import DEFAULT_ANSWER_TIMEOUT
 
 BOTH = frozenset({"submariner", "netmaker"})
+#: Seconds from a sender's first datagram to its last (``udp-send``: 3 datagrams, 0.2 s apart).
+SEND_SPAN = 0.4
 
 
 SUBMARINER_DOCS = "https://submariner.io/operations/troubleshooting/"
@@ -74,6 +77,18 @@ class ActiveCheck(Check):
     def spec(node: str, argv: list[str], name: str, host_network: bool = False, timeout: float = 15.0) -> PodSpec:
         """A probe pod running ``mcdiag probe ARGV`` on ``node``."""
         return PodSpec(node=node, argv=["mcdiag", "probe", *argv], name=name, host_network=host_network, timeout=timeout)
+
+    @staticmethod
+    def answer_timeout(ctx: CheckContext) -> float:
+        """Seconds a probe waits for an answer across the clusters before it calls the path silent (``--answer-timeout``)."""
+        return float(ctx.option("answer_timeout", DEFAULT_ANSWER_TIMEOUT) or DEFAULT_ANSWER_TIMEOUT)
+
+    def datagram_grace(self, ctx: CheckContext) -> float:
+        """Seconds a listener still waits once its sender is done: the first datagram gets ``--answer-timeout`` in all.
+
+        The sender (``udp-send``'s defaults) spreads its datagrams over :data:`SEND_SPAN` seconds before it ends.
+        """
+        return max(0.5, self.answer_timeout(ctx) - SEND_SPAN)
 
     @staticmethod
     def listen_timeout(probes: Any) -> float:

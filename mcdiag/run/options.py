@@ -25,6 +25,13 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_CHECK_TIMEOUT = 60.0
 DEFAULT_PROBE_NAMESPACE = "mcdiag-probes"
 DEFAULT_PROBE_START_TIMEOUT = 60.0
+#: Seconds a probe waits for an answer across the clusters before it calls the path silent (``--answer-timeout``):
+#: a TCP connect, a DNS reply, the first ICMP echo reply, a marked datagram. Two seconds cover a lost first packet
+#: (TCP sends its SYN again after 1 s, the DNS probe its question after half the wait) on any terrestrial path.
+DEFAULT_ANSWER_TIMEOUT = 2.0
+#: Checks at once per cluster (``--jobs``): every active check of two clusters at once (14 with Submariner), so a
+#: broken path costs one wait, not one wait per wave of checks.
+DEFAULT_JOBS = 16
 #: Seconds a whole run may take (``--timeout``): generous, a bound rather than a budget.
 DEFAULT_RUN_TIMEOUT = 1800.0
 PROVIDERS = ("submariner", "netmaker", "none")
@@ -32,6 +39,8 @@ FAIL_ON = ("fail", "warn")
 #: Upper bounds of numeric options (a week of seconds; threads).
 MAX_SECONDS = 7 * 86400.0
 MAX_JOBS = 256
+#: A path that has not answered in a minute is not slow.
+MAX_ANSWER_TIMEOUT = 60.0
 
 
 @dataclass
@@ -52,7 +61,7 @@ class Options:
     ids: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     passive: bool = False
-    jobs: int = 8
+    jobs: int = DEFAULT_JOBS
     check_timeout: float | None = None
     timeout: float = DEFAULT_RUN_TIMEOUT
     from_snapshot: str | None = None
@@ -70,6 +79,7 @@ class Options:
     image_repository: str | None = None
     probe_namespace: str = DEFAULT_PROBE_NAMESPACE
     probe_start_timeout: float = DEFAULT_PROBE_START_TIMEOUT
+    answer_timeout: float = DEFAULT_ANSWER_TIMEOUT
 
     def specs(self) -> list[ClusterSpec]:
         """The clusters to diagnose, in order: ``--kubeconfig/--context``, ``--remote-*``, then ``--cluster``."""
@@ -100,6 +110,7 @@ class Options:
             "service_cidrs": _per_cluster(self.service_cidr, "--service-cidr", cluster_names),
             "netmaker_subnets": [c for v in self.netmaker_subnet for c in split_cidrs(v)],
             "max_rtt": self.max_rtt,
+            "answer_timeout": self.answer_timeout,
             "service": list(self.service),
             "max_services": self.max_services,
             "image": self.image,
@@ -113,8 +124,10 @@ class Options:
 
         if self.provider and self.provider not in PROVIDERS:
             raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
-        for name in ("request_timeout", "check_timeout", "probe_start_timeout", "max_rtt", "timeout"):
+        for name in ("request_timeout", "check_timeout", "probe_start_timeout", "max_rtt", "timeout", "answer_timeout"):
             _positive_finite(name, getattr(self, name))
+        if self.answer_timeout > MAX_ANSWER_TIMEOUT:
+            raise UsageError(f"--answer-timeout must be at most {MAX_ANSWER_TIMEOUT:g} seconds, not {self.answer_timeout:g}")
         if self.fail_on not in FAIL_ON:
             raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
         if not isinstance(self.jobs, int) or not 1 <= self.jobs <= MAX_JOBS:
@@ -236,7 +249,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("passive", "only checks that read the API: no pod, no packet, no write request", SELECTION, bool),
     Flag("tags", "only checks with this tag (repeatable)", SELECTION, list, choices=KNOWN_TAGS, cli=("--tag",),
          in_pytest=False),
-    Flag("jobs", "checks at once per cluster, a check of two clusters counting on both (default 8); with N "
+    Flag("jobs", f"checks at once per cluster, a check of two clusters counting on both (default {DEFAULT_JOBS}); with N "
          "clusters at most N/2 times as many in all", SELECTION, int, metavar="N", cli=("--jobs", "-j")),
     Flag("check_timeout", f"seconds each check may take (default {DEFAULT_CHECK_TIMEOUT:g}, or the check's own)",
          SELECTION, float, metavar="S"),
@@ -259,6 +272,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("probe_namespace", f"namespace for probe pods (default {DEFAULT_PROBE_NAMESPACE})", ACTIVE, metavar="NS"),
     Flag("probe_start_timeout", f"seconds a probe pod may take to start (default {DEFAULT_PROBE_START_TIMEOUT:g})",
          ACTIVE, float, metavar="S"),
+    Flag("answer_timeout", "seconds a probe waits for an answer across the clusters before it calls the path silent: "
+         "a TCP connect, a DNS reply, the first ICMP echo reply, a marked datagram (default "
+         f"{DEFAULT_ANSWER_TIMEOUT:g}; raise it on slow or lossy WAN links)", ACTIVE, float, metavar="S"),
 )
 
 

@@ -30,7 +30,7 @@ from mcdiag.errors import ResourceUnavailable
 from mcdiag.facts.cluster import detect_provider
 from mcdiag.gather.view import ClusterView
 from mcdiag.model import Check, CheckContext, Outcome, Result, Scope, Status, sorted_tags, target_label
-from mcdiag.run.options import DEFAULT_CHECK_TIMEOUT
+from mcdiag.run.options import DEFAULT_CHECK_TIMEOUT, DEFAULT_JOBS
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class Runner:
         views: Sequence[ClusterView],
         options: dict[str, Any] | None = None,
         *,
-        jobs: int = 8,
+        jobs: int = DEFAULT_JOBS,
         check_timeout: float | None = None,
         progress: Callable[[Result], None] | None = None,
         probes: Any = None,

@@ -159,12 +159,36 @@ class FakeProbes:
 
     def run(self, cluster: str, spec: PodSpec) -> PodResult:
         argv = spec.argv[2:]
+        if argv[0] == "dns" and "--then" in argv:
+            return self.staged_dns(cluster, spec.node, argv)
         self.calls.append((cluster, spec.node, argv))
         data = self.answer(cluster, spec.node, argv)
         if isinstance(data, str):
             return PodResult(cluster, spec.node, "p", "Pending", None, "", data)
         data.setdefault("reason", "")
         return PodResult(cluster, spec.node, "p", "Succeeded", data)
+
+    def staged_dns(self, cluster: str, node: str, argv: list[str]) -> PodResult:
+        """``dns NAME --server OWNER --then IP``, as the probe stages it: the second question (a call of its own) only
+        when the first server does not deny the name; its answer in ``then``."""
+        i = argv.index("--then")
+        then_ip, then_port = argv[i + 1], argv[argv.index("--then-port") + 1] if "--then-port" in argv else "53"
+        first = [a for k, a in enumerate(argv) if k not in (i, i + 1) and a not in ("--then-port",)
+                 and not (k > 0 and argv[k - 1] == "--then-port")]
+        res = self.run(cluster, PodSpec(node=node, argv=["mcdiag", "probe", *first]))
+        if res.data is None:
+            return res
+        data = dict(res.data)
+        if data.get("rcode_class") in ("nxdomain", "nodata"):
+            data["then"] = None
+        else:
+            second = list(first)
+            second[second.index("--server") + 1], second[second.index("--port") + 1] = then_ip, then_port
+            then = self.run(cluster, PodSpec(node=node, argv=["mcdiag", "probe", *second]))
+            if then.data is None:
+                return then
+            data["then"] = dict(then.data)
+        return PodResult(cluster, node, "p", "Succeeded", data)
 
     def run_all(self, jobs):
         return [self.run(c, s) for c, s in jobs]
