@@ -165,3 +165,19 @@ def test_a_lost_echo_does_not_lower_a_black_hole_s_mtu(monkeypatch, lost):
     assert path.sizes[lost - 1] <= 1400  # the lost echo was of a working size
     assert not res["ok"] and res["blackhole"] is True and res["mtu"] == 1400, res
     assert res["control"] == {"size": 1400, "answered": True}
+
+
+def test_a_silent_size_the_deadline_left_unconfirmed_is_no_black_hole_yet(monkeypatch):
+    """The deadline comes before the silent sizes could be tried again: the search is not finished."""
+    monkeypatch.setattr(mtu_probe, "IcmpPinger", ScriptedPath(1400, lambda n: 0.001))
+    res = mtu_probe.path_mtu("10.0.0.2", lo=576, hi=1500, probe_timeout=0.5, timeout=0.7)
+    assert not res["ok"] and res["blackhole"] is False, res
+    assert "not finished" in res["reason"] and "control" not in res
+
+
+def test_a_dead_path_says_so(monkeypatch):
+    path = ScriptedPath(1500, lambda n: 0.001, answers=lambda n: False)
+    res = run(monkeypatch, path)
+    assert not res["ok"] and res["mtu"] is None
+    assert "no ICMP echo reply from 10.0.0.2 even for 84-byte packets" in res["reason"]
+    assert path.sizes == [576, 576, 84, 84]
