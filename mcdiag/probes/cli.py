@@ -99,11 +99,12 @@ def _do_udp_send(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _do_dns(a: argparse.Namespace) -> dict[str, Any]:
-    return dns_query(a.name, server=a.server, rdtype=a.type, timeout=a.timeout, port=a.port, tcp=a.tcp)
+    return dns_query(a.name, server=a.server, rdtype=a.type, timeout=a.timeout, port=a.port, tcp=a.tcp, retry=a.retry,
+                     then=a.then, then_port=a.then_port, then_after=a.then_after)
 
 
 def _do_http(a: argparse.Namespace) -> dict[str, Any]:
-    return http_get(a.url, timeout=a.timeout, insecure=a.insecure)
+    return http_get(a.url, timeout=a.timeout, insecure=a.insecure, connect_timeout=a.connect_timeout)
 
 
 def _do_tcp(a: argparse.Namespace) -> dict[str, Any]:
@@ -116,7 +117,8 @@ def _do_ping(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _do_latency(a: argparse.Namespace) -> dict[str, Any]:
-    return latency(a.ip, count=a.count, timeout=a.timeout, interval=a.interval, warmup=not a.no_warmup)
+    return latency(a.ip, count=a.count, timeout=a.timeout, interval=a.interval, warmup=not a.no_warmup,
+                   warmup_wait=a.warmup_wait)
 
 
 def _do_mtu(a: argparse.Namespace) -> dict[str, Any]:
@@ -191,12 +193,24 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
     p.add_argument("--type", default="A", help="record type, e.g. A, AAAA, SRV")
     p.add_argument("--port", type=int, default=53, help="server port")
     p.add_argument("--tcp", action="store_true", help="query over TCP")
+    p.add_argument("--retry", type=_positive, metavar="S",
+                   help="over UDP, send the question again after this many seconds without an answer "
+                        "(default: half of --timeout)")
+    p.add_argument("--then", metavar="IP",
+                   help="ask this server too (result in 'then'): at once after the first server's answer, not at all "
+                        "when it says NXDOMAIN/NODATA, alongside it when it is still silent after --then-after")
+    p.add_argument("--then-port", type=int, default=53, metavar="P", help="port of the --then server")
+    p.add_argument("--then-after", type=float, metavar="S",
+                   help="seconds of silence from the first server before --then is asked alongside (default: half of "
+                        "--timeout)")
 
     p = add("http", _do_http, "HTTP(S) GET a URL",
             "GET URL once (redirects not followed); pass on 2xx/3xx. Reports status, bytes, ttfb_s, "
             "total_s.", 5.0)
     p.add_argument("url", help="http:// or https:// URL")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    p.add_argument("--connect-timeout", type=_positive, metavar="S",
+                   help="give up on the TCP connection (and TLS handshake) after this many seconds (default: --timeout)")
 
     p = add("tcp", _do_tcp, "open a TCP connection",
             "Connect to IP:PORT; outcome connected, refused (nothing listening), timeout (filtered) or "
@@ -210,12 +224,15 @@ def add_probe_commands(parent: argparse.ArgumentParser, prog: str) -> None:
     p.add_argument("--interval", type=float, default=0.2, help="seconds between requests")
 
     p = add("latency", _do_latency, "ICMP round-trip statistics",
-            "Send COUNT ICMP echoes and report min/avg/max/stddev RTT in ms and loss (after one warm-up echo, "
-            "not counted: a fresh path may hold its first packets while a tunnel handshakes).", 5.0)
+            "Send COUNT ICMP echoes and report min/avg/max/stddev RTT in ms and loss (after a warm-up echo that "
+            "got its reply, not counted: a fresh path may hold its first packets while a tunnel handshakes).", 5.0)
     p.add_argument("ip", help="IPv4 or IPv6 address")
     p.add_argument("--count", type=int, default=10, help="echo requests to send")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between requests")
     p.add_argument("--no-warmup", action="store_true", help="count the first echo too (no warm-up echo)")
+    p.add_argument("--warmup-wait", type=_positive, metavar="S",
+                   help="warm-up: an echo every 0.2 s until the first reply, for at most this many seconds; none "
+                        "answered ends the probe (default: a third of --timeout)")
 
     p = add("mtu", _do_mtu, "discover the path MTU",
             "Binary-search the largest don't-fragment ICMP echo (IP packet size) that gets a reply; "

@@ -21,8 +21,58 @@ def _nameserver_from_resolv_conf(path: str) -> str | None:
 
 
 def dns_query(name: str, server: str | None = None, rdtype: str = "A", timeout: float = 2.0,
-              port: int = 53, tcp: bool = False, resolv_conf: str = "/etc/resolv.conf") -> dict[str, Any]:
-    """Send one DNS query for ``name``/``rdtype`` to ``server`` and classify the response.
+              port: int = 53, tcp: bool = False, resolv_conf: str = "/etc/resolv.conf",
+              retry: float | None = None, then: str | None = None, then_port: int = 53,
+              then_after: float | None = None) -> dict[str, Any]:
+    """Ask ``server`` for ``name``/``rdtype`` and classify the response; with ``then``, ask a second server as well.
+
+    ``then`` (an IP; ``then_port``) is asked in the same probe, staged for a name that may not
+    have reached the first server yet (a name just created, asked of the DNS that owns its zone
+    first): at once when the first server answers anything but NXDOMAIN or NODATA; not at all
+    when it says NXDOMAIN or NODATA (asking a forwarder then would only leave that denial in its
+    cache; ``then_skipped`` says so); and, when the first server is still silent after
+    ``then_after`` seconds (default half of ``timeout``), right then, side by side with the wait
+    for the first (a silent server has no denial to leave in a cache). The second server's
+    result, classified the same way, is the ``then`` field; ``ok`` is the first server's.
+    """
+    if then is None:
+        return _query(name, server, rdtype, timeout, port, tcp, resolv_conf, retry)
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    timeout = check_timeout(timeout)
+    check_ip(then, "then")
+    then_port = check_port(then_port)
+    then_after = timeout / 2 if then_after is None else then_after
+    if not 0 <= then_after <= timeout:
+        raise ProbeUsageError("then_after must be between 0 and the timeout")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dns") as pool:
+        first = pool.submit(_query, name, server, rdtype, timeout, port, tcp, resolv_conf, retry)
+        try:
+            res = first.result(timeout=then_after)
+        except FutureTimeout:
+            second = pool.submit(_query, name, then, rdtype, max(0.1, timeout - then_after), then_port, tcp, resolv_conf, retry)
+            res = first.result()
+            res["then"] = second.result()
+            res["then_asked_after_s"] = round(then_after, 3)
+            return res
+    if res.get("rcode_class") in ("nxdomain", "nodata"):
+        res["then"] = None
+        res["then_skipped"] = f"{res.get('server')} does not know the name ({res['rcode_class']}): {then} not asked"
+        return res
+    res["then"] = _query(name, then, rdtype, timeout, then_port, tcp, resolv_conf, retry)
+    res["then_asked_after_s"] = round(time.monotonic() - started, 3)
+    return res
+
+
+def _query(name: str, server: str | None, rdtype: str, timeout: float, port: int, tcp: bool, resolv_conf: str,
+           retry: float | None) -> dict[str, Any]:
+    """One question to one server (see :func:`dns_query`).
+
+    Over UDP the question is sent again every ``retry`` seconds (default half of ``timeout``, as a
+    stub resolver does) on the same socket, so one lost datagram is not a timeout; a late answer
+    to an earlier send counts.
 
     ``rcode_class`` is ``answer`` (NOERROR with records of the asked type, in
     ``answers``), ``nodata`` (NOERROR, none), ``nxdomain``, ``servfail``,
@@ -42,6 +92,7 @@ def dns_query(name: str, server: str | None = None, rdtype: str = "A", timeout: 
 
     timeout = check_timeout(timeout)
     port = check_port(port)
+    retry = timeout / 2 if retry is None else check_timeout(retry, "retry")
     if not isinstance(name, str) or not name.strip():
         raise ProbeUsageError("name must be a non-empty DNS name")
     try:
@@ -73,8 +124,7 @@ def dns_query(name: str, server: str | None = None, rdtype: str = "A", timeout: 
         if tcp:
             response = dns.query.tcp(query, str(addr), timeout=timeout, port=port)
         else:
-            response = dns.query.udp(query, str(addr), timeout=timeout, port=port,
-                                     raise_on_truncation=False)
+            response = _udp_with_resends(query, str(addr), port, timeout, retry, res)
             if response.flags & dns.flags.TC:
                 res["transport"] = "tcp"
                 remaining = max(0.05, timeout - (time.monotonic() - t0))
@@ -125,3 +175,32 @@ def dns_query(name: str, server: str | None = None, rdtype: str = "A", timeout: 
                       f"{addr} REFUSED the query for {res['name']} (not authoritative/allowed for this zone or client)")
     res["rcode_class"] = "error"
     return finish(res, started, False, f"{addr} answered {res['rcode']} for {res['name']} {res['rdtype']}")
+
+
+def _udp_with_resends(query: Any, addr: str, port: int, timeout: float, retry: float, res: dict[str, Any]) -> Any:
+    """Send ``query`` over UDP, again every ``retry`` seconds, until an answer to it comes or ``timeout`` passes.
+
+    ``res["sends"]`` counts the datagrams sent.
+    """
+    import socket
+
+    import dns.exception
+    import dns.inet
+    import dns.query
+
+    family = dns.inet.af_for_address(addr)
+    now = time.time()  # dnspython's expirations are wall-clock times
+    deadline = now + timeout
+    res["sends"] = 0
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        while True:
+            dns.query.send_udp(sock, query, (addr, port), deadline)
+            res["sends"] += 1
+            try:
+                response, _ = dns.query.receive_udp(sock, (addr, port), min(deadline, time.time() + retry),
+                                                     ignore_unexpected=True, query=query, ignore_errors=True)
+                return response
+            except dns.exception.Timeout:
+                if time.time() >= deadline:
+                    raise

@@ -12,16 +12,20 @@ from ._base import ProbeUsageError, check_timeout, errno_reason, finish, new_res
 
 
 def http_get(url: str, timeout: float = 5.0, insecure: bool = False,
-             max_bytes: int = 10 * 1024 * 1024, host_header: str | None = None) -> dict[str, Any]:
+             max_bytes: int = 10 * 1024 * 1024, host_header: str | None = None,
+             connect_timeout: float | None = None) -> dict[str, Any]:
     """GET ``url`` once (no redirects followed); ok when the status is 2xx or 3xx.
 
     Fields: status, reason_phrase, bytes (body bytes read, capped at
     ``max_bytes``), connect_s, ttfb_s (request start to response headers),
     total_s, location (for redirects), outcome (``response``, ``timeout``,
     ``refused``, ``tls-error``, ``error``). The whole exchange is bounded by
-    ``timeout``. ``insecure`` skips TLS verification.
+    ``timeout``, the TCP connection (and TLS handshake) by ``connect_timeout`` (default ``timeout``):
+    a path that drops the SYN is told apart at once from a server that is slow to answer.
+    ``insecure`` skips TLS verification.
     """
     timeout = check_timeout(timeout)
+    connect_timeout = timeout if connect_timeout is None else min(check_timeout(connect_timeout, "connect_timeout"), timeout)
     if not isinstance(url, str):
         raise ProbeUsageError("url must be a string")
     parts = urllib.parse.urlsplit(url)
@@ -42,13 +46,15 @@ def http_get(url: str, timeout: float = 5.0, insecure: bool = False,
         if insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout,
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=connect_timeout,
                                                                        context=ctx)
     else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
     try:
         conn.connect()
         res["connect_s"] = round(time.monotonic() - started, 6)
+        if conn.sock is not None:
+            conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
         headers = {"User-Agent": "mcdiag-probe", "Accept": "*/*", "Connection": "close"}
         if host_header:
             headers["Host"] = host_header
@@ -85,9 +91,10 @@ def http_get(url: str, timeout: float = 5.0, insecure: bool = False,
         res["outcome"] = "timeout"
         res["total_s"] = round(time.monotonic() - started, 6)
         stage = "response headers" if res["status"] is None else "complete body"
+        within = timeout
         if res["connect_s"] is None:
-            stage = "TCP connection"
-        return finish(res, started, False, f"no {stage} from {host}:{port} within {timeout}s")
+            stage, within = "TCP connection", connect_timeout
+        return finish(res, started, False, f"no {stage} from {host}:{port} within {within:g}s")
     except ConnectionRefusedError:
         res["outcome"] = "refused"
         return finish(res, started, False, f"connection to {host}:{port} refused (nothing listening)")

@@ -293,8 +293,12 @@ class IcmpPinger:
         return f"destination unreachable ({text}) from {src}"
 
 
+#: Seconds between the warm-up echoes of :func:`latency` (sent until the first reply).
+WARMUP_INTERVAL = 0.2
+
+
 def _ping_run(probe: str, ip: Any, count: Any, timeout: Any, interval: float, size: int,
-              wait: float | None) -> dict[str, Any]:
+              wait: float | None, first_reply: bool = False) -> dict[str, Any]:
     timeout = check_timeout(timeout)
     count = check_count(count)
     addr = check_ip(ip)
@@ -337,7 +341,7 @@ def _ping_run(probe: str, ip: Any, count: Any, timeout: Any, interval: float, si
                 if i == count:
                     stop = min(deadline, time.monotonic() + wait)
                 continue
-            if i >= count and len(rtts) >= len(sent_at):
+            if (i >= count and len(rtts) >= len(sent_at)) or (first_reply and rtts):
                 break
             until = min(stop, next_send) if i < count else stop
             for ev in pinger.recv(until):
@@ -379,20 +383,30 @@ def ping(ip: str, count: int = 3, timeout: float = 3.0, interval: float = 0.2, s
 
 
 def latency(ip: str, count: int = 10, timeout: float = 5.0, interval: float = 0.1,
-            max_loss_pct: float = 50.0, warmup: bool = True) -> dict[str, Any]:
+            max_loss_pct: float = 50.0, warmup: bool = True, warmup_wait: float | None = None) -> dict[str, Any]:
     """Round-trip time statistics over ``count`` ICMP echoes (min/avg/max/stddev ms).
 
-    ok when some replies came back and loss_pct <= ``max_loss_pct``. With ``warmup``, one echo
-    goes first and is not counted (its RTT is ``warmup_ms``; it waits at most a third of
-    ``timeout``): the first packets of a fresh path can be held while a tunnel handshakes or a
-    neighbour is resolved, which is not the RTT every later call will see.
+    ok when some replies came back and loss_pct <= ``max_loss_pct``. With ``warmup``, echoes go
+    first, one every :data:`WARMUP_INTERVAL` s until the first reply (its RTT is ``warmup_ms``),
+    for at most ``warmup_wait`` seconds (default a third of ``timeout``), and are not counted:
+    the first packets of a fresh path can be held while a tunnel handshakes or a neighbour is
+    resolved, which is not the RTT every later call will see. When none of them is answered the
+    probe ends there and fails (a path that answered none of them would lose the series too).
     """
     started = time.monotonic()
     timeout = check_timeout(timeout)
     warm_ms = None
     if warmup:
-        warm = _ping_run("latency", ip, 1, timeout / 3, 0.0, 56, timeout / 3)
-        warm_ms = warm["rtt_ms"][0] if warm["rtt_ms"] else None
+        wait = timeout / 3 if warmup_wait is None else min(check_timeout(warmup_wait, "warmup_wait"), timeout)
+        warm = _ping_run("latency", ip, max(1, int(wait / WARMUP_INTERVAL)), wait, WARMUP_INTERVAL, 56, wait,
+                         first_reply=True)
+        if not warm["rtt_ms"]:
+            # Not one of these echoes came back: the series would only be lost as well.
+            warm.update(warmup_ms=None, warmup_sent=warm["sent"], duration_s=round(time.monotonic() - started, 4))
+            if warm["ok"] is False and warm["sent"] and "no ICMP echo reply" in warm["reason"]:
+                warm["reason"] += " (warm-up: the series was not sent)"
+            return warm
+        warm_ms = warm["rtt_ms"][0]
     left = max(0.5, timeout - (time.monotonic() - started))
     res = _ping_run("latency", ip, count, left, interval, 56, None)
     res["warmup_ms"] = warm_ms

@@ -17,6 +17,7 @@ import time
 
 import dns.message
 import dns.rcode
+import dns.rrset
 import pytest
 
 from mcdiag.probes import ProbeUsageError, dns_query
@@ -125,6 +126,49 @@ def test_refused(dnsmasq):
     assert not res["ok"] and res["rcode_class"] == "refused"
 
 
+class ScriptedServer:
+    """A UDP DNS server on a random 127.x address: ``reply(n, query)`` gives the n-th question's response (or None: silence)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.asked: list[tuple[tuple[str, int], str]] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((f"127.54.{random.randint(1, 254)}.{random.randint(1, 254)}", 0))
+        self.sock.settimeout(0.05)
+        self.addr, self.port = self.sock.getsockname()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            self.asked.append((peer, query.question[0].name.to_text()))
+            response = self.reply(len(self.asked), query)
+            if response is not None:
+                self.sock.sendto(response.to_wire(), peer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def answer(query, ip):
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text(query.question[0].name, 30, "IN", "A", ip))
+    return response
+
+
 def test_servfail(rcode_server):
     addr, port = rcode_server
     res = dns_query("anything.test", server=addr, port=port, timeout=1)
@@ -132,12 +176,59 @@ def test_servfail(rcode_server):
 
 
 def test_timeout():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        started = time.monotonic()
-        res = dns_query("ok.test", server="127.0.0.1", port=silent.getsockname()[1], timeout=0.3)
-        assert time.monotonic() - started < 1.5
+    with ScriptedServer(lambda n, q: None) as silent:
+        res = dns_query("ok.test", server=silent.addr, port=silent.port, timeout=0.3)
     assert not res["ok"] and res["rcode_class"] == "timeout" and "0.3s" in res["reason"]
+    # Sent again at half the timeout, as a stub resolver does: two questions, on the same socket.
+    assert res["sends"] == 2 and len(silent.asked) == 2 and len({peer for peer, _ in silent.asked}) == 1
+
+
+def test_a_lost_question_is_sent_again():
+    """The server drops the first datagram (as a lossy path would) and answers the second."""
+    with ScriptedServer(lambda n, q: None if n == 1 else answer(q, "10.9.9.9")) as lossy:
+        res = dns_query("ok.test", server=lossy.addr, port=lossy.port, timeout=2, retry=0.2)
+    assert res["ok"] and res["answers"] == ["10.9.9.9"] and res["sends"] == 2
+
+
+def test_a_late_answer_to_the_first_question_counts():
+    """The first answer comes after the resend went out; it answers the same question and is taken."""
+    def late(n, q):
+        if n == 1:
+            time.sleep(0.3)
+            return answer(q, "10.9.9.8")
+        return None
+
+    with ScriptedServer(late) as slow:
+        res = dns_query("ok.test", server=slow.addr, port=slow.port, timeout=2, retry=0.1)
+    assert res["ok"] and res["answers"] == ["10.9.9.8"] and res["sends"] >= 2
+
+
+# -- --then: the zone's owner first, then the cluster DNS --------------------------------------------
+def test_then_is_asked_once_the_first_server_answers(dnsmasq):
+    addr, port = dnsmasq
+    with ScriptedServer(lambda n, q: answer(q, "10.9.9.9")) as second:
+        res = dns_query("ok.test", server=addr, port=port, timeout=2, then=second.addr, then_port=second.port)
+    assert res["ok"] and res["then"]["ok"] and res["then"]["server"] == second.addr
+    assert len(second.asked) == 1
+
+
+@pytest.mark.parametrize("name", ["nope.nx.test", "h.nx.test"], ids=["nxdomain", "nodata"])
+def test_then_is_not_asked_while_the_first_server_does_not_know_the_name(dnsmasq, name):
+    """A forwarder asked now would cache the denial: it is left alone, and the result says so."""
+    addr, port = dnsmasq
+    with ScriptedServer(lambda n, q: answer(q, "10.9.9.9")) as second:
+        res = dns_query(name, server=addr, port=port, rdtype="AAAA" if name.startswith("h.") else "A", timeout=2,
+                        then=second.addr, then_port=second.port)
+    assert res["rcode_class"] in ("nxdomain", "nodata") and res["then"] is None
+    assert "not asked" in res["then_skipped"] and second.asked == []
+
+
+def test_then_is_asked_alongside_a_silent_first_server():
+    with ScriptedServer(lambda n, q: None) as silent, ScriptedServer(lambda n, q: answer(q, "10.9.9.9")) as second:
+        res = dns_query("ok.test", server=silent.addr, port=silent.port, timeout=0.6, then=second.addr,
+                        then_port=second.port, then_after=0.2)
+    assert res["rcode_class"] == "timeout" and res["then"]["ok"] and res["then_asked_after_s"] == 0.2
+    assert len(second.asked) == 1
 
 
 def test_server_from_resolv_conf(dnsmasq, tmp_path):

@@ -45,6 +45,10 @@ def test_tcp_connected_refused_timeout(pair, tmp_path):
     rc, res, _ = a.probe("tcp", f"{B_IP}:8082", "--timeout", "0.5")
     assert rc == 1 and res["outcome"] == "timeout"
     assert "0.5s" in res["reason"]
+    # HTTP to a port whose SYNs are dropped: the connect timeout speaks, not the whole exchange's.
+    rc, res, _ = a.probe("http", f"http://{B_IP}:8082/", "--timeout", "5", "--connect-timeout", "0.5")
+    assert rc == 1 and res["outcome"] == "timeout" and res["connect_s"] is None
+    assert "no TCP connection" in res["reason"] and "within 0.5s" in res["reason"]
 
 
 def test_http_in_namespace(pair, tmp_path):
@@ -73,6 +77,11 @@ def test_ping_and_latency(pair):
     rc, res, _ = a.probe("ping", B_IP, "--count", "2", "--interval", "0.05", "--timeout", "1")
     assert rc == 1 and res["received"] == 0 and res["loss_pct"] == 100
     assert "no ICMP echo reply" in res["reason"]
+    # A path that answers no warm-up echo: the probe ends after the warm-up, without the series.
+    rc, res, _ = a.probe("latency", B_IP, "--count", "5", "--interval", "0.02", "--timeout", "6", "--warmup-wait", "0.5")
+    assert rc == 1 and res["received"] == 0 and res["warmup_ms"] is None
+    assert res["warmup_sent"] == res["sent"] >= 2  # an echo every 0.2 s, all unanswered
+    assert "no ICMP echo reply" in res["reason"] and "the series was not sent" in res["reason"]
 
 
 def test_ping_reports_icmp_unreachable(pair):
