@@ -76,7 +76,8 @@ class PathMtu(ActiveCheck):
         a_gw, target, err = self.gateway_and_target(ctx, probes)
         if err:
             return err
-        argv = ["mtu", target.ip, "--timeout", "25", "--probe-timeout", "0.5"]
+        # Each size waits at most a quarter of --answer-timeout (0.5 s by default; less once the path's RTT is known).
+        argv = ["mtu", target.ip, "--timeout", "25", "--probe-timeout", f"{self.answer_timeout(ctx) / 4:g}"]
         r = probes.run(a.name, self.spec(a_gw.name, argv, "mtu", False, 25))
         if (problem := not_started(r)) is not None:
             return self.error(problem)

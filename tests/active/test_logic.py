@@ -179,7 +179,8 @@ class FakeProbes:
         if res.data is None:
             return res
         data = dict(res.data)
-        if data.get("rcode_class") in ("nxdomain", "nodata"):
+        # ``late``: the first server was silent past --then-after (the second was asked alongside), then denied the name.
+        if data.get("rcode_class") in ("nxdomain", "nodata") and not data.pop("late", False):
             data["then"] = None
         else:
             second = list(first)
@@ -431,6 +432,46 @@ def test_echo_waits_only_while_the_owner_does_not_know_it(monkeypatch):
     assert asked == ["10.96.3.3", "10.96.3.3", "10.96.3.3", "10.96.0.10"]
     echo = next(s for s in out.details["services"] if s["source"] == "echo control")
     assert echo["waited_s"] >= 0 and echo["owner"]["rcode_class"] == "answer"
+
+
+def test_a_denial_cached_while_the_owner_was_slow_is_waited_out(monkeypatch):
+    """The owner was slow, so east's cluster DNS was asked alongside it, and then the owner denied the new name (it did
+    not know it yet): that denial may sit in east's CoreDNS cache. Once the owner knows the name, east's cluster DNS is
+    asked again until it resolves (bounded by the negative cache's life), not taken for a broken hop at once."""
+    monkeypatch.setattr(S, "DNS_RETRY", 0.0)
+    asked: list[str] = []
+
+    def answer(c, n, argv):
+        if argv[1] == ECHO:
+            server = argv[argv.index("--server") + 1]
+            asked.append(server)
+            if server == "10.96.3.3" and asked.count(server) == 1:
+                return bad("nx", rcode_class="nxdomain", late=True)
+            if server == "10.96.0.10" and asked.count(server) <= 2:  # the cached denial
+                return bad("nx", rcode_class="nxdomain")
+        return dns_answer({})(c, n, argv)
+
+    out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
+    assert out.status is Status.PASS, out.message
+    assert asked == ["10.96.3.3", "10.96.0.10", "10.96.3.3", "10.96.0.10", "10.96.0.10"]
+
+
+def test_without_a_slow_owner_a_cluster_dns_denial_is_the_broken_hop_at_once(monkeypatch):
+    """The same denial when east's cluster DNS was never asked before the owner knew the name: decided at once."""
+    monkeypatch.setattr(S, "DNS_RETRY", 0.0)
+    asked: list[str] = []
+
+    def answer(c, n, argv):
+        if argv[1] == ECHO:
+            server = argv[argv.index("--server") + 1]
+            asked.append(server)
+            if server == "10.96.0.10":
+                return bad("nx", rcode_class="nxdomain")
+        return dns_answer({})(c, n, argv)
+
+    out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
+    assert out.status is Status.FAIL and "broken hop is east's cluster DNS" in out.message
+    assert asked == ["10.96.3.3", "10.96.0.10"]
 
 
 def test_a_name_that_reaches_the_owner_between_two_questions_is_asked_again():

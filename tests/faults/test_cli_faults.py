@@ -29,6 +29,8 @@ OPTIONS = [
     ("request-timeout-huge", ["--request-timeout", "1e300"], usage(r"--request-timeout must be at most")),
     ("probe-start-timeout-negative", ["--probe-start-timeout", "-1"], usage(r"--probe-start-timeout must be a positive")),
     ("run-timeout-zero", ["--timeout", "0"], usage(r"--timeout must be a positive number of seconds")),
+    ("answer-timeout-zero", ["--answer-timeout", "0"], usage(r"--answer-timeout must be a positive number of seconds")),
+    ("answer-timeout-huge", ["--answer-timeout", "600"], usage(r"--answer-timeout must be at most 60 seconds")),
     ("jobs-zero", ["--jobs", "0"], usage(r"--jobs must be between 1 and")),
     ("jobs-huge", ["--jobs", "100000"], usage(r"--jobs must be between 1 and")),
     ("max-rtt-negative", ["--max-rtt", "-3"], usage(r"--max-rtt must be a positive number")),
