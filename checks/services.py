@@ -181,11 +181,11 @@ class ServiceCheck(ActiveCheck):
                     lk.problem = problem
                     return lk
                 lk.cluster = answers[0]
-            elif premature and not lk.resolved and set(lk.owner.get("answers") or []) & set(svc.expected):
+            elif premature and set(lk.owner.get("answers") or []) & set(svc.expected):
                 # The owner knows it now; A's cluster DNS may still hold the denial it was given: ask it again until
-                # that could have expired (only in this case).
+                # that could have expired (only in this case, and only while it denies the name).
                 until = time.monotonic() + NEGATIVE_CACHE_WAIT
-                while not lk.resolved and time.monotonic() < until:
+                while lk.cluster.get("rcode_class") in ("nxdomain", "nodata") and time.monotonic() < until:
                     time.sleep(DNS_RETRY)
                     answers, problem = self._ask(probes, a.name, node, lk.name, [server], wait)
                     if problem:
