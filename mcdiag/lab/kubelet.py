@@ -265,6 +265,13 @@ class Kubelet:
             self._release(pod)
             return
         self._record_pid(pod)
+        if pod.deleted.is_set():
+            # Deleted while its process was starting: the delete found no process to kill, so it is killed here
+            # (as a real kubelet stops a container whose pod went away during its start).
+            self._kill(pod)
+            pod.proc.wait()
+            self._release(pod)
+            return
         started = _now()
         base = {
             "hostIP": runtime.host_ip(),

@@ -73,3 +73,55 @@ def test_listener_gets_a_short_grace_after_the_sender(cluster):
         assert received.data is not None and not received.ok and "within 2s after the sender" in received.data["reason"]
     finally:
         ex.cleanup()
+
+
+class _HeldSpawner:
+    """A fork server stand-in that starts a real process only once the test lets it (after the pod was deleted)."""
+
+    def __init__(self):
+        import threading
+
+        self.go, self.asked, self.procs = threading.Event(), threading.Event(), []
+
+    def spawn(self, argv, netns, env, log):
+        import subprocess
+
+        self.asked.set()
+        self.go.wait(10)
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(["sleep", "30"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+
+def test_a_pod_deleted_while_its_process_starts_does_not_leave_the_process(emulate, tmp_path):
+    """The delete finds no process to kill yet (it is being started); the kubelet kills it once it has it.
+
+    Seen as a probe process that outlived an interrupted run's cleanup in the lab.
+    """
+    emu = emulate({"east": [node("east-gw", "127.0.0.2")]})["east"]
+    spawner = _HeldSpawner()
+    kubelet = Kubelet(emu, {"east-gw": HostRuntime("127.0.0.2")}, spawner=spawner, state_dir=tmp_path)
+    try:
+        emu.add({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "held", "namespace": "default"},
+                 "spec": {"nodeName": "east-gw", "hostNetwork": True,
+                          "containers": [{"name": "probe", "image": "ghcr.io/mcdiag/mcdiag-probe:0", "command": ["mcdiag", "probe", "tcp", "127.0.0.1:1"]}]}})
+        assert spawner.asked.wait(10), "the kubelet never started the pod's process"
+        emu.delete_object("v1", "pods", "held", "default")
+        spawner.go.set()
+        [proc] = _wait_for(spawner.procs)
+        assert proc.wait(10) is not None and proc.returncode == -9  # killed, not left to run its 30 s
+    finally:
+        spawner.go.set()
+        kubelet.stop()
+        for p in spawner.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+
+
+def _wait_for(procs: list, timeout: float = 10.0) -> list:
+    end = time.monotonic() + timeout
+    while not procs and time.monotonic() < end:
+        time.sleep(0.01)
+    return procs

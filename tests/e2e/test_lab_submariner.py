@@ -139,11 +139,17 @@ def test_temporary_echo_service(lab, tmp_path):
     assert_clean(lab)
 
 
+#: A run that is surely still running when the test stops it: the tunnel is blocked, so the probes that cross it
+#: wait their whole --answer-timeout (a healthy run can end, cleanup included, before a signal lands).
+HELD = ["--answer-timeout", "30"]
+
+
 def test_sigkill_mid_run_then_cleanup(lab, tmp_path):
     args = cluster_args(lab)
     # No --service: the killed run also leaves its echo Deployment, Service and ServiceExport (and the
     # lab's DNAT rules and DNS names for them), which cleanup must take away too.
-    proc = subprocess.Popen([sys.executable, "-m", "mcdiag", "all", *args, *ECHO_OPTS, "--report-dir", str(tmp_path)],
+    lab.break_("block-tunnel", cluster="cluster")
+    proc = subprocess.Popen([sys.executable, "-m", "mcdiag", "all", *args, *ECHO_OPTS, *HELD, "--report-dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def started() -> bool:
@@ -159,6 +165,7 @@ def test_sigkill_mid_run_then_cleanup(lab, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        lab.heal()
     assert managed_objects(lab), "the killed run left nothing to clean up: the test proves nothing"
     cp = subprocess.run([sys.executable, "-m", "mcdiag", "cleanup", *args], capture_output=True, text=True, timeout=60)
     assert cp.returncode == 0, cp.stderr
@@ -172,7 +179,8 @@ def test_interrupted_run_cleans_up_after_itself(lab, tmp_path, sig):
 
     The unfinished checks are ``error`` "interrupted" and the exit code is 1, as CHECKS.md says.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "mcdiag", "all", *cluster_args(lab), *ECHO_OPTS,
+    lab.break_("block-tunnel", cluster="cluster")
+    proc = subprocess.Popen([sys.executable, "-m", "mcdiag", "all", *cluster_args(lab), *ECHO_OPTS, *HELD,
                              "--report-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -187,6 +195,7 @@ def test_interrupted_run_cleans_up_after_itself(lab, tmp_path, sig):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+        lab.heal()
     assert proc.returncode == 1, (proc.returncode, err[-2000:])
     assert "deleting probe pods" in err, err[-2000:]
     report = json.loads((tmp_path / "mcdiag.json").read_text())
