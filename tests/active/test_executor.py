@@ -13,13 +13,16 @@ from mcdiag.lab.kubelet import HostRuntime, Kubelet
 from tests.active.conftest import node
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="probe pods sniff: needs root")
+#: This file's own loopback address: test_active_checks.py's clusters use 127.0.0.2 and .3, and under xdist the two
+#: files run side by side, so the same address would make their target pods fight over port 8080.
+HOST = "127.0.0.12"
 
 
 @pytest.fixture
 def cluster(emulate):
-    emu = emulate({"east": [node("east-gw", "127.0.0.2"), node("east-w1", "127.0.0.2")]})
-    kubelet = Kubelet(emu["east"], {"east-gw": HostRuntime("127.0.0.2"), "east-w1": HostRuntime("127.0.0.2")},
-                      argv=lambda c: __import__("tests.active.conftest", fromlist=["x"])._pod_argv("127.0.0.2")(c))
+    emu = emulate({"east": [node("east-gw", HOST), node("east-w1", HOST)]})
+    kubelet = Kubelet(emu["east"], {"east-gw": HostRuntime(HOST), "east-w1": HostRuntime(HOST)},
+                      argv=lambda c: __import__("tests.active.conftest", fromlist=["x"])._pod_argv(HOST)(c))
     source = load_cluster(ClusterSpec(str(emu.kubeconfigs["east"])), 10.0)
     yield emu["east"], source
     kubelet.stop()
@@ -36,7 +39,7 @@ def test_target_is_made_once_and_shared(cluster):
     try:
         a = ex.target("east", "east-gw")
         b = ex.target("east", "east-w1")  # the first caller's node wins
-        assert a == b and a.ip == "127.0.0.2" and not a.problem
+        assert a == b and a.ip == HOST and not a.problem
         assert [k for k in managed(emu) if k.startswith("Pod/")] == [f"Pod/{a.pod}"]
         pod = emu.get_object("v1", "pods", a.pod, "mcdiag-probes")
         assert pod["spec"]["activeDeadlineSeconds"] > 0 and pod["spec"]["hostNetwork"] is False
@@ -65,7 +68,7 @@ def test_listener_gets_a_short_grace_after_the_sender(cluster):
     try:
         listen = PodSpec("east-gw", ["mcdiag", "probe", "udp-listen", "--port", "4800", "--marker", "never-sent", "--timeout", "60"],
                          "listen", True, 60)
-        send = PodSpec("east-w1", ["mcdiag", "probe", "udp-send", "--to", "127.0.0.2:4800", "--marker", "something-else"], "send", True)
+        send = PodSpec("east-w1", ["mcdiag", "probe", "udp-send", "--to", f"{HOST}:4800", "--marker", "something-else"], "send", True)
         t0 = time.monotonic()
         received, sent = ex.pair_within(("east", listen), ("east", send), grace=2.0)
         assert time.monotonic() - t0 < 20
@@ -99,9 +102,9 @@ def test_a_pod_deleted_while_its_process_starts_does_not_leave_the_process(emula
 
     Seen as a probe process that outlived an interrupted run's cleanup in the lab.
     """
-    emu = emulate({"east": [node("east-gw", "127.0.0.2")]})["east"]
+    emu = emulate({"east": [node("east-gw", HOST)]})["east"]
     spawner = _HeldSpawner()
-    kubelet = Kubelet(emu, {"east-gw": HostRuntime("127.0.0.2")}, spawner=spawner, state_dir=tmp_path)
+    kubelet = Kubelet(emu, {"east-gw": HostRuntime(HOST)}, spawner=spawner, state_dir=tmp_path)
     try:
         emu.add({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "held", "namespace": "default"},
                  "spec": {"nodeName": "east-gw", "hostNetwork": True,
