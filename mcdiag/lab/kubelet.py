@@ -269,7 +269,11 @@ class Kubelet:
             # Deleted while its process was starting: the delete found no process to kill, so it is killed here
             # (as a real kubelet stops a container whose pod went away during its start).
             self._kill(pod)
-            pod.proc.wait()
+            try:
+                pod.proc.wait(10)
+            except Exception:  # noqa: BLE001 - killed; its pid file stays for `lab down`
+                log.warning("the process of deleted pod %s did not end after SIGKILL", pod.key)
+                return
             self._release(pod)
             return
         started = _now()
