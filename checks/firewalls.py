@@ -46,7 +46,7 @@ class VxlanFirewall(ActiveCheck):
         mark, wait = marker(), self.listen_timeout(probes)
         listen = self.spec(gw.name, ["udp-listen", "--port", str(VXLAN_PORT), "--marker", mark, "--timeout", str(wait)],
                            "vxlan-listen", True, wait)
-        send = self.spec(other.name, ["udp-send", "--to", f"{gw.ip}:{VXLAN_PORT}", "--vxlan-vni", str(VXLAN_VNI), "--marker", mark],
+        send = self.spec(other.name, self.send_argv(f"{gw.ip}:{VXLAN_PORT}", mark, "--vxlan-vni", str(VXLAN_VNI)),
                          "vxlan-send", True)
         [(received, sent)] = probes.pair_all([((view.name, listen), (view.name, send))], grace=self.datagram_grace(ctx))
         if (problem := listener_problem(received, sent)) is not None:
@@ -96,7 +96,7 @@ class TunnelFirewall(ActiveCheck):
             marks.append(mark)
             listen = self.spec(b_gw.name, ["udp-listen", "--port", str(port.port), "--marker", mark, "--timeout", str(wait)],
                                "tunnel-listen", True, wait)
-            send = self.spec(a_gw.name, ["udp-send", "--to", f"{tunnel.ip}:{port.port}", "--marker", mark], "tunnel-send", True)
+            send = self.spec(a_gw.name, self.send_argv(f"{tunnel.ip}:{port.port}", mark), "tunnel-send", True)
             jobs.append(((b.name, listen), (a.name, send)))
         results = probes.pair_all(jobs, grace=self.datagram_grace(ctx))
         for received, sent in results:

@@ -20,8 +20,10 @@ from mcdiag.model import Check, CheckContext, Outcome
 from mcdiag.run.options import DEFAULT_ANSWER_TIMEOUT
 
 BOTH = frozenset({"submariner", "netmaker"})
-#: Seconds from a sender's first datagram to its last (``udp-send``: 3 datagrams, 0.2 s apart).
-SEND_SPAN = 0.4
+#: What a sender of the firewall checks sends: this many marked datagrams, this many seconds apart.
+SEND_COUNT, SEND_INTERVAL = 3, 0.2
+#: Seconds from a sender's first datagram to its last.
+SEND_SPAN = (SEND_COUNT - 1) * SEND_INTERVAL
 
 
 SUBMARINER_DOCS = "https://submariner.io/operations/troubleshooting/"
@@ -86,9 +88,14 @@ class ActiveCheck(Check):
     def datagram_grace(self, ctx: CheckContext) -> float:
         """Seconds a listener still waits once its sender is done: the first datagram gets ``--answer-timeout`` in all.
 
-        The sender (``udp-send``'s defaults) spreads its datagrams over :data:`SEND_SPAN` seconds before it ends.
+        The sender (:meth:`send_argv`) spreads its datagrams over :data:`SEND_SPAN` seconds before it ends.
         """
         return max(0.5, self.answer_timeout(ctx) - SEND_SPAN)
+
+    @staticmethod
+    def send_argv(to: str, mark: str, *extra: str) -> list[str]:
+        """``udp-send`` of :data:`SEND_COUNT` marked datagrams to ``to`` (IP:PORT), :data:`SEND_INTERVAL` s apart."""
+        return ["udp-send", "--to", to, "--marker", mark, "--count", str(SEND_COUNT), "--interval", f"{SEND_INTERVAL:g}", *extra]
 
     @staticmethod
     def listen_timeout(probes: Any) -> float:

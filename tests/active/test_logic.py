@@ -170,11 +170,11 @@ class FakeProbes:
 
     def staged_dns(self, cluster: str, node: str, argv: list[str]) -> PodResult:
         """``dns NAME --server OWNER --then IP``, as the probe stages it: the second question (a call of its own) only
-        when the first server does not deny the name; its answer in ``then``."""
-        i = argv.index("--then")
-        then_ip, then_port = argv[i + 1], argv[argv.index("--then-port") + 1] if "--then-port" in argv else "53"
-        first = [a for k, a in enumerate(argv) if k not in (i, i + 1) and a not in ("--then-port",)
-                 and not (k > 0 and argv[k - 1] == "--then-port")]
+        when the first server does not deny the name; its answer in ``then``.
+        """
+        i = argv.index("--then")  # the checks put the --then options last
+        first, then = argv[:i], dict(zip(argv[i::2], argv[i + 1::2], strict=True))
+        then_ip, then_port = then["--then"], then.get("--then-port", "53")
         res = self.run(cluster, PodSpec(node=node, argv=["mcdiag", "probe", *first]))
         if res.data is None:
             return res
@@ -255,7 +255,8 @@ def test_vxlan_firewall_fail_skip_error():
     probes = FakeProbes(lambda c, n, a: ok())
     evaluate(FW.VxlanFirewall, [east], probes)
     listen, send = [c[2] for c in probes.calls if c[2][0] == "udp-listen"][0], [c[2] for c in probes.calls if c[2][0] == "udp-send"][0]
-    assert listen[:3] == ["udp-listen", "--port", "4800"] and send[:5] == ["udp-send", "--to", "10.0.0.1:4800", "--vxlan-vni", "100"]
+    assert listen[:3] == ["udp-listen", "--port", "4800"] and send[:3] == ["udp-send", "--to", "10.0.0.1:4800"]
+    assert send[send.index("--vxlan-vni") + 1] == "100" and send[send.index("--count") + 1] == "3"
     assert evaluate(FW.VxlanFirewall, [submariner("east", "west", nodes=1)], probes).status is Status.SKIP
     out = evaluate(FW.VxlanFirewall, [east], FakeProbes(lambda c, n, a: {"ok": False, "never_listened": True, "reason": "cannot sniff"}))
     assert out.status is Status.ERROR and "cannot sniff" in out.message
@@ -414,17 +415,28 @@ def test_owner_down_and_owner_unaware():
     assert out.status is Status.FAIL and "although east holds its ServiceImport" in out.message
 
 
-def test_echo_waits_only_while_the_owner_does_not_know_it(monkeypatch):
-    monkeypatch.setattr(S, "DNS_RETRY", 0.0)
+def echo_script(rule):
+    """An answer function for the echo control's name: ``rule(server, n)`` (n: how often that server was asked for it,
+    this question included) gives a reply, or None for the healthy one; the servers asked, in order, are returned too.
+    """
     asked: list[str] = []
 
     def answer(c, n, argv):
         if argv[1] == ECHO:
             server = argv[argv.index("--server") + 1]
             asked.append(server)
-            if server == "10.96.3.3" and asked.count(server) <= 2:  # the owner does not know the new name yet
-                return bad("nx", rcode_class="nxdomain")
+            reply = rule(server, asked.count(server))
+            if reply is not None:
+                return reply
         return dns_answer({})(c, n, argv)
+
+    return answer, asked
+
+
+def test_echo_waits_only_while_the_owner_does_not_know_it(monkeypatch):
+    monkeypatch.setattr(S, "DNS_RETRY", 0.0)
+    # the owner does not know the new name yet, twice
+    answer, asked = echo_script(lambda server, n: bad("nx", rcode_class="nxdomain") if server == "10.96.3.3" and n <= 2 else None)
 
     out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
     assert out.status is Status.PASS
@@ -437,19 +449,18 @@ def test_echo_waits_only_while_the_owner_does_not_know_it(monkeypatch):
 def test_a_denial_cached_while_the_owner_was_slow_is_waited_out(monkeypatch):
     """The owner was slow, so east's cluster DNS was asked alongside it, and then the owner denied the new name (it did
     not know it yet): that denial may sit in east's CoreDNS cache. Once the owner knows the name, east's cluster DNS is
-    asked again until it resolves (bounded by the negative cache's life), not taken for a broken hop at once."""
+    asked again until it resolves (bounded by the negative cache's life), not taken for a broken hop at once.
+    """
     monkeypatch.setattr(S, "DNS_RETRY", 0.0)
-    asked: list[str] = []
 
-    def answer(c, n, argv):
-        if argv[1] == ECHO:
-            server = argv[argv.index("--server") + 1]
-            asked.append(server)
-            if server == "10.96.3.3" and asked.count(server) == 1:
-                return bad("nx", rcode_class="nxdomain", late=True)
-            if server == "10.96.0.10" and asked.count(server) <= 2:  # the cached denial
-                return bad("nx", rcode_class="nxdomain")
-        return dns_answer({})(c, n, argv)
+    def rule(server, n):
+        if server == "10.96.3.3" and n == 1:
+            return bad("nx", rcode_class="nxdomain", late=True)
+        if server == "10.96.0.10" and n <= 2:  # the cached denial
+            return bad("nx", rcode_class="nxdomain")
+        return None
+
+    answer, asked = echo_script(rule)
 
     out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
     assert out.status is Status.PASS, out.message
@@ -459,15 +470,7 @@ def test_a_denial_cached_while_the_owner_was_slow_is_waited_out(monkeypatch):
 def test_without_a_slow_owner_a_cluster_dns_denial_is_the_broken_hop_at_once(monkeypatch):
     """The same denial when east's cluster DNS was never asked before the owner knew the name: decided at once."""
     monkeypatch.setattr(S, "DNS_RETRY", 0.0)
-    asked: list[str] = []
-
-    def answer(c, n, argv):
-        if argv[1] == ECHO:
-            server = argv[argv.index("--server") + 1]
-            asked.append(server)
-            if server == "10.96.0.10":
-                return bad("nx", rcode_class="nxdomain")
-        return dns_answer({})(c, n, argv)
+    answer, asked = echo_script(lambda server, n: bad("nx", rcode_class="nxdomain") if server == "10.96.0.10" else None)
 
     out = evaluate(S.DnsClusterset, lighthouse_views(), FakeProbes(answer), service=["nginx-test/nginx"])
     assert out.status is Status.FAIL and "broken hop is east's cluster DNS" in out.message
